@@ -1,0 +1,594 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Errors returned by this package. Errors are wrapped with context; test for
+// them with errors.Is.
+var (
+	// ErrNotFound is returned by Get when no event with the id exists in the
+	// logger's tenant.
+	ErrNotFound = errors.New("audit: not found")
+	// ErrInvalidEvent is returned when an event cannot be recorded as given:
+	// an empty, over-long or malformed action, invalid UTF-8, metadata that
+	// cannot be encoded or is too large, an unknown outcome. Nothing is
+	// written.
+	ErrInvalidEvent = errors.New("audit: invalid event")
+	// ErrUnsupportedSubject is returned (together with ErrInvalidEvent) when
+	// an actor, resource or target cannot be turned into a Ref.
+	ErrUnsupportedSubject = errors.New("audit: unsupported subject type")
+	// ErrInvalidQuery is returned for a Query with out-of-range or malformed
+	// fields.
+	ErrInvalidQuery = errors.New("audit: invalid query")
+	// ErrInvalidCursor is returned for a Query.After that was not made by
+	// Page.Next, or was made for another query or tenant.
+	ErrInvalidCursor = errors.New("audit: invalid cursor")
+	// ErrClosed is returned by writes and reads after Close.
+	ErrClosed = errors.New("audit: logger closed")
+	// ErrNoDefault is returned by the package-level functions when no default
+	// logger has been set with SetDefault.
+	ErrNoDefault = errors.New("audit: no default logger")
+	// ErrUnsupported is returned when the Store does not provide an optional
+	// capability, such as writing inside a caller's transaction.
+	ErrUnsupported = errors.New("audit: not supported by this store")
+	// ErrBusFull is returned by Bus.Publish when a message cannot be queued
+	// because no subscription matches its topic and the backlog is full.
+	ErrBusFull = errors.New("audit: bus backlog full")
+	// ErrDiskFull wraps write errors caused by a full disk or database. The
+	// failed write stored nothing; writing works again once there is room.
+	ErrDiskFull = errors.New("audit: database or disk is full")
+)
+
+// Outcomes of an event.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+)
+
+// Ref names an actor, a resource or a target. The zero Ref is the system.
+type Ref struct {
+	Type string `json:"type,omitempty"`
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// IsZero reports whether r is the zero Ref (the system).
+func (r Ref) IsZero() bool { return r == Ref{} }
+
+// Event is one entry of the audit log.
+type Event struct {
+	// ID is opaque, unique and URL-safe; assigned on write.
+	ID string `json:"id"`
+	// Seq is the gapless position of the event in the log (1, 2, 3, ...),
+	// assigned on write.
+	Seq int64 `json:"seq"`
+	// Tenant is the organization or workspace the event belongs to; "" is
+	// the default tenant.
+	Tenant string `json:"tenant,omitempty"`
+	// Action says what happened, such as "project.deleted": valid UTF-8, 1
+	// to 256 bytes, no control characters.
+	Action string `json:"action"`
+	// Actor did it; the zero Ref is the system.
+	Actor Ref `json:"actor"`
+	// Resource is what it was done to.
+	Resource Ref `json:"resource"`
+	// Targets are further subjects of the action.
+	Targets []Ref `json:"targets,omitempty"`
+	// Outcome is OutcomeSuccess (the default) or OutcomeFailure.
+	Outcome string `json:"outcome"`
+	// Metadata is any JSON-encodable detail. Values that name secrets are
+	// redacted before they are stored. Read back, it holds what
+	// encoding/json decodes, with numbers as json.Number so that none lose
+	// precision.
+	Metadata map[string]any `json:"metadata,omitempty"`
+	// IdempotencyKey, when set, makes a repeat within the tenant return the
+	// first event and write nothing.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// OccurredAt is when it happened; defaults to now. Stored with
+	// nanosecond precision in UTC.
+	OccurredAt time.Time `json:"occurred_at"`
+	// RecordedAt is when it was committed; set on write.
+	RecordedAt time.Time `json:"recorded_at"`
+	// PrevHash and Hash chain the event to the one before it (see Verify).
+	PrevHash []byte `json:"prev_hash,omitempty"`
+	Hash     []byte `json:"hash,omitempty"`
+}
+
+// Logger records and reads audit events. It is safe for concurrent use. A
+// Logger is scoped to one tenant: the one returned by Open or New to the
+// default tenant "", those returned by WithTenant to theirs.
+type Logger struct {
+	c      *core
+	tenant string
+}
+
+// core is what every tenant view of one log shares.
+type core struct {
+	store Store
+	opts  options
+
+	queue     chan *writeRequest
+	mu        sync.RWMutex // guards closed against sends on queue
+	closed    bool
+	closeOnce sync.Once
+	closeErr  error
+	done      chan struct{} // closed when the writer has drained the queue
+
+	listenMu  sync.Mutex
+	listeners map[*Listener]struct{}
+}
+
+type writeRequest struct {
+	ev   Event
+	done chan AppendResult
+}
+
+// Open opens the audit log in the SQLite file at path, creating and
+// migrating it as needed, and returns a Logger for the default tenant. The
+// file is opened in WAL mode with one writer connection and a pool of
+// read-only connections; see SQLiteOptions for the knobs.
+func Open(ctx context.Context, path string, opts ...Option) (*Logger, error) {
+	o := buildOptions(opts)
+	store, err := OpenSQLite(ctx, path, o.sqlite)
+	if err != nil {
+		return nil, err
+	}
+	l, err := newLogger(store, o)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	l.lifecycle(ctx, "audit.opened", map[string]any{"path": path})
+	if m := store.Migrated(); len(m) > 0 {
+		l.lifecycle(ctx, "audit.migrated", map[string]any{"path": path, "versions": m})
+	}
+	return l, nil
+}
+
+// New returns a Logger for the default tenant that records into store. The
+// Logger owns the store from then on: Close closes it.
+func New(store Store, opts ...Option) (*Logger, error) {
+	if store == nil {
+		return nil, fmt.Errorf("audit: New: nil store")
+	}
+	l, err := newLogger(store, buildOptions(opts))
+	if err != nil {
+		return nil, err
+	}
+	l.lifecycle(context.Background(), "audit.opened", nil)
+	return l, nil
+}
+
+func newLogger(store Store, o options) (*Logger, error) {
+	c := &core{
+		store: store,
+		opts:  o,
+		queue: make(chan *writeRequest, o.maxBatch),
+		done:  make(chan struct{}),
+	}
+	go c.writer()
+	return &Logger{c: c}, nil
+}
+
+// WithTenant returns a view of the log scoped to tenant: its writes are
+// stamped with tenant and its reads (pages, totals, Get, Search, Actions,
+// cursors) see nothing else. Views share the writer and the store; closing
+// any of them closes the log.
+func (l *Logger) WithTenant(tenant string) *Logger {
+	return &Logger{c: l.c, tenant: tenant}
+}
+
+// Tenant returns the tenant the logger is scoped to.
+func (l *Logger) Tenant() string { return l.tenant }
+
+// Store returns the store the logger records into.
+func (l *Logger) Store() Store { return l.c.store }
+
+// Close publishes audit.closed (with WithBus), closes the log's listeners
+// (each records what it was delivered), waits for pending writes to commit,
+// stops the writer and closes the store. Writes and reads after Close return
+// ErrClosed. Close is idempotent.
+func (l *Logger) Close() error {
+	c := l.c
+	c.closeOnce.Do(func() {
+		l.lifecycle(context.Background(), "audit.closed", nil)
+		c.closeListeners()
+		c.mu.Lock()
+		c.closed = true
+		close(c.queue)
+		c.mu.Unlock()
+		<-c.done
+		c.closeErr = c.store.Close()
+	})
+	return c.closeErr
+}
+
+func (c *core) isClosed() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.closed
+}
+
+// Track records that actor did action to resource and returns the event as
+// stored, once it is committed.
+//
+// actor and resource may be nil (the system), a Ref or *Ref, a value with a
+// method AuditRef() Ref, or a struct (or pointer to one) with an exported ID
+// field of string or integer kind: it becomes Ref{Type: the snake_case type
+// name, ID: the ID in base 10, Name: its string Name field, if any}.
+// Anything else returns an error wrapping ErrUnsupportedSubject.
+func (l *Logger) Track(ctx context.Context, actor any, action string, resource any, opts ...TrackOption) (Event, error) {
+	e, err := buildEvent(actor, action, resource, opts)
+	if err != nil {
+		return Event{}, err
+	}
+	return l.Record(ctx, e)
+}
+
+// Record records e and returns it as stored, once it is committed. ID, Seq,
+// RecordedAt and the hashes are assigned on write; values given for them are
+// ignored. e.Tenant must be empty or equal to the logger's tenant, except on
+// the default-tenant logger, which records e into e.Tenant as given.
+//
+// Concurrent calls share transactions: one writer commits everything queued
+// in one transaction and then acknowledges each caller. If e carries an
+// IdempotencyKey already used in its tenant, Record returns the first event
+// and writes nothing.
+func (l *Logger) Record(ctx context.Context, e Event) (Event, error) {
+	e, err := l.prepare(e)
+	if err != nil {
+		return Event{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Event{}, fmt.Errorf("audit: record: %w", err)
+	}
+	req := &writeRequest{ev: e, done: make(chan AppendResult, 1)}
+	c := l.c
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return Event{}, fmt.Errorf("audit: record: %w", ErrClosed)
+	}
+	select {
+	case c.queue <- req:
+		c.mu.RUnlock()
+	case <-ctx.Done():
+		c.mu.RUnlock()
+		return Event{}, fmt.Errorf("audit: record: %w", ctx.Err())
+	}
+	select {
+	case res := <-req.done:
+		return res.Event, res.Err
+	case <-ctx.Done():
+		return Event{}, fmt.Errorf("audit: record: gave up waiting for the commit, the event may still be recorded: %w", ctx.Err())
+	}
+}
+
+// TrackTx is Track inside the caller's transaction: the event is written by
+// tx and committed or rolled back with the caller's own work. The store must
+// implement TxStore (the SQLite store does) and tx must be on the same
+// database. Open the transaction as a write transaction (with SQLite,
+// "_txlock=immediate" in the DSN) so that it never has to upgrade.
+func (l *Logger) TrackTx(ctx context.Context, tx *sqlx.Tx, actor any, action string, resource any, opts ...TrackOption) (Event, error) {
+	e, err := buildEvent(actor, action, resource, opts)
+	if err != nil {
+		return Event{}, err
+	}
+	return l.RecordTx(ctx, tx, e)
+}
+
+// RecordTx is Record inside the caller's transaction; see TrackTx.
+func (l *Logger) RecordTx(ctx context.Context, tx *sqlx.Tx, e Event) (Event, error) {
+	ts, ok := l.c.store.(TxStore)
+	if !ok {
+		return Event{}, fmt.Errorf("audit: record in transaction: %w", ErrUnsupported)
+	}
+	if tx == nil {
+		return Event{}, fmt.Errorf("audit: record in transaction: nil tx")
+	}
+	if l.c.isClosed() {
+		return Event{}, fmt.Errorf("audit: record in transaction: %w", ErrClosed)
+	}
+	e, err := l.prepare(e)
+	if err != nil {
+		return Event{}, err
+	}
+	res, err := ts.AppendTx(ctx, tx, []Event{e})
+	if err != nil {
+		return Event{}, err
+	}
+	return res[0].Event, res[0].Err
+}
+
+// prepare validates e and fills what the logger assigns before the store.
+func (l *Logger) prepare(e Event) (Event, error) {
+	switch {
+	case e.Tenant == "" || e.Tenant == l.tenant:
+		if l.tenant != "" {
+			e.Tenant = l.tenant
+		}
+	case l.tenant != "":
+		return Event{}, fmt.Errorf("%w: tenant %q on a logger scoped to tenant %q", ErrInvalidEvent, e.Tenant, l.tenant)
+	}
+	e.ID, e.Seq, e.RecordedAt, e.PrevHash, e.Hash = newID(), 0, time.Time{}, nil, nil
+	if e.OccurredAt.IsZero() {
+		e.OccurredAt = time.Now()
+	}
+	return l.c.opts.normalize(e)
+}
+
+// writer is the one goroutine that commits: it takes everything queued, up
+// to the batch limit, appends it in one transaction and acknowledges each
+// caller after the commit. The batch grows with load on its own: while one
+// batch commits, the next one queues.
+func (c *core) writer() {
+	defer close(c.done)
+	batch := make([]*writeRequest, 0, c.opts.maxBatch)
+	events := make([]Event, 0, c.opts.maxBatch)
+	for first := range c.queue {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < c.opts.maxBatch {
+			select {
+			case r, ok := <-c.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		events = events[:0]
+		for _, r := range batch {
+			events = append(events, r.ev)
+		}
+		res, err := c.store.Append(context.Background(), events)
+		for i, r := range batch {
+			switch {
+			case err != nil:
+				r.done <- AppendResult{Err: err}
+			case i < len(res):
+				r.done <- res[i]
+			default:
+				r.done <- AppendResult{Err: fmt.Errorf("audit: store returned %d results for %d events", len(res), len(events))}
+			}
+		}
+	}
+}
+
+// lifecycle publishes an event about the logger itself on the configured
+// bus, if any, so that a listener records it. Failing to publish is reported
+// to the error handler; it never fails the caller.
+func (l *Logger) lifecycle(ctx context.Context, action string, meta map[string]any) {
+	bus := l.c.opts.bus
+	if bus == nil {
+		return
+	}
+	e := Event{Action: action, Resource: Ref{Type: "audit_log"}, Metadata: meta, OccurredAt: time.Now()}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if err := bus.Publish(ctx, LifecycleTopic, e); err != nil {
+		l.c.opts.errorHandler(nil, fmt.Errorf("audit: publish %s: %w", action, err))
+	}
+}
+
+// LifecycleTopic is the bus topic of the logger's own lifecycle events:
+// audit.opened, audit.migrated and audit.closed.
+const LifecycleTopic = "audit.lifecycle"
+
+var defaultLogger atomic.Pointer[Logger]
+
+// SetDefault makes l the logger used by the package-level functions.
+func SetDefault(l *Logger) { defaultLogger.Store(l) }
+
+// Default returns the logger set by SetDefault, or nil.
+func Default() *Logger { return defaultLogger.Load() }
+
+// Track calls Logger.Track on the default logger. It returns ErrNoDefault
+// when none is set.
+func Track(ctx context.Context, actor any, action string, resource any, opts ...TrackOption) (Event, error) {
+	l := Default()
+	if l == nil {
+		return Event{}, ErrNoDefault
+	}
+	return l.Track(ctx, actor, action, resource, opts...)
+}
+
+// Record calls Logger.Record on the default logger. It returns ErrNoDefault
+// when none is set.
+func Record(ctx context.Context, e Event) (Event, error) {
+	l := Default()
+	if l == nil {
+		return Event{}, ErrNoDefault
+	}
+	return l.Record(ctx, e)
+}
+
+// TrackOption sets optional fields of an event written by Track.
+type TrackOption struct {
+	apply func(*Event) error
+}
+
+// WithTargets adds further subjects of the action; each is read as Track
+// reads actor and resource.
+func WithTargets(targets ...any) TrackOption {
+	return TrackOption{func(e *Event) error {
+		for _, t := range targets {
+			r, err := RefOf(t)
+			if err != nil {
+				return fmt.Errorf("target: %w", err)
+			}
+			e.Targets = append(e.Targets, r)
+		}
+		return nil
+	}}
+}
+
+// WithOutcome sets the outcome: OutcomeSuccess or OutcomeFailure.
+func WithOutcome(outcome string) TrackOption {
+	return TrackOption{func(e *Event) error { e.Outcome = outcome; return nil }}
+}
+
+// Failed marks the event as a failed attempt (OutcomeFailure).
+func Failed() TrackOption { return WithOutcome(OutcomeFailure) }
+
+// WithMetadata merges m into the event's metadata.
+func WithMetadata(m map[string]any) TrackOption {
+	return TrackOption{func(e *Event) error {
+		for k, v := range m {
+			setMeta(e, k, v)
+		}
+		return nil
+	}}
+}
+
+// WithMeta sets one metadata key.
+func WithMeta(key string, value any) TrackOption {
+	return TrackOption{func(e *Event) error { setMeta(e, key, value); return nil }}
+}
+
+func setMeta(e *Event, k string, v any) {
+	if e.Metadata == nil {
+		e.Metadata = make(map[string]any)
+	}
+	e.Metadata[k] = v
+}
+
+// WithIdempotencyKey sets the idempotency key: a repeat within the tenant
+// returns the first event and writes nothing.
+func WithIdempotencyKey(key string) TrackOption {
+	return TrackOption{func(e *Event) error { e.IdempotencyKey = key; return nil }}
+}
+
+// At sets when the event occurred (default: now).
+func At(t time.Time) TrackOption {
+	return TrackOption{func(e *Event) error { e.OccurredAt = t; return nil }}
+}
+
+func buildEvent(actor any, action string, resource any, opts []TrackOption) (Event, error) {
+	a, err := RefOf(actor)
+	if err != nil {
+		return Event{}, fmt.Errorf("actor: %w", err)
+	}
+	r, err := RefOf(resource)
+	if err != nil {
+		return Event{}, fmt.Errorf("resource: %w", err)
+	}
+	e := Event{Action: action, Actor: a, Resource: r}
+	for _, o := range opts {
+		if o.apply == nil {
+			continue
+		}
+		if err := o.apply(&e); err != nil {
+			return Event{}, err
+		}
+	}
+	return e, nil
+}
+
+// Option configures a Logger made by Open or New.
+type Option func(*options)
+
+type options struct {
+	sqlite       SQLiteOptions
+	maxBatch     int
+	maxMetadata  int
+	redactKeys   []string
+	bus          *Bus
+	workers      int
+	errorHandler func(*Message, error)
+}
+
+func buildOptions(opts []Option) options {
+	o := options{
+		maxBatch:    512,
+		maxMetadata: 64 << 10,
+		redactKeys:  DefaultRedactKeys,
+		workers:     64,
+	}
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	o.redactKeys = normalizeKeys(o.redactKeys)
+	if o.errorHandler == nil {
+		o.errorHandler = func(m *Message, err error) {
+			if m != nil {
+				slog.Error("audit listener", "topic", m.Topic, "message", m.ID, "err", err)
+				return
+			}
+			slog.Error("audit", "err", err)
+		}
+	}
+	return o
+}
+
+// WithSQLite sets the options of the SQLite store made by Open.
+func WithSQLite(so SQLiteOptions) Option { return func(o *options) { o.sqlite = so } }
+
+// WithDurability sets the SQLite durability level used by Open (default
+// DurabilityNormal: every acknowledged event survives a process crash;
+// DurabilityFull: also a power loss).
+func WithDurability(d Durability) Option { return func(o *options) { o.sqlite.Durability = d } }
+
+// WithMaxBatch caps how many queued events one transaction commits (default
+// 512).
+func WithMaxBatch(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxBatch = n
+		}
+	}
+}
+
+// WithMaxMetadataBytes caps the JSON-encoded size of an event's metadata
+// (default 64 KiB). Larger metadata is rejected with ErrInvalidEvent.
+func WithMaxMetadataBytes(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxMetadata = n
+		}
+	}
+}
+
+// WithRedactKeys replaces the list of metadata key fragments that name
+// secrets (default DefaultRedactKeys). A key is redacted when, lower-cased
+// and with '_', '-', '.' and spaces removed, it contains one of them. No
+// keys turns redaction off.
+func WithRedactKeys(keys ...string) Option {
+	return func(o *options) { o.redactKeys = append([]string{}, keys...) }
+}
+
+// WithBus publishes the logger's own lifecycle events (LifecycleTopic) on
+// bus.
+func WithBus(b *Bus) Option { return func(o *options) { o.bus = b } }
+
+// WithListenerWorkers sets how many messages a Listener records at once
+// (default 64). More in flight means larger shared transactions.
+func WithListenerWorkers(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.workers = n
+		}
+	}
+}
+
+// WithErrorHandler sets the function told about errors nobody else sees: a
+// listener message that can never be recorded (it is acknowledged after
+// the handler returns, so that it is not redelivered forever), or a
+// lifecycle event that could not be published. The default logs with
+// log/slog. m is nil for errors not about a message.
+func WithErrorHandler(h func(m *Message, err error)) Option {
+	return func(o *options) { o.errorHandler = h }
+}

@@ -1,0 +1,414 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// AllTopics subscribes to every topic.
+const AllTopics = "*"
+
+// Subscriber is a source of messages to record, shaped like watermill's
+// message.Subscriber so that an adapter is a few lines.
+//
+// Subscribe returns a channel of the messages published on topic (every
+// topic for AllTopics). The channel must be closed once ctx is done and the
+// messages already handed out are settled. Each message is acknowledged
+// with Ack after its event is committed, or Nack'ed to have it delivered
+// again; a Subscriber must redeliver what is Nack'ed or never settled.
+type Subscriber interface {
+	Subscribe(ctx context.Context, topic string) (<-chan *Message, error)
+}
+
+// Message carries an event on a bus.
+type Message struct {
+	// ID identifies the message: a redelivery keeps it. The listener uses
+	// it as the event's idempotency key when the event has none, so that a
+	// redelivered message is recorded once.
+	ID    string
+	Topic string
+	Event Event
+
+	once   sync.Once
+	acked  chan struct{}
+	nacked chan struct{}
+	settle func(acked bool)
+}
+
+// NewMessage returns a message ready to be delivered to a Listener. An
+// adapter for another bus waits on Acked and Nacked to settle the original.
+func NewMessage(id, topic string, e Event) *Message {
+	return &Message{ID: id, Topic: topic, Event: e, acked: make(chan struct{}), nacked: make(chan struct{})}
+}
+
+// Ack reports the message handled. Only the first Ack or Nack counts; Ack
+// reports whether it was this call.
+func (m *Message) Ack() bool { return m.resolve(true) }
+
+// Nack asks for the message to be delivered again. Only the first Ack or
+// Nack counts; Nack reports whether it was this call.
+func (m *Message) Nack() bool { return m.resolve(false) }
+
+// Acked is closed when the message is acknowledged.
+func (m *Message) Acked() <-chan struct{} { return m.acked }
+
+// Nacked is closed when the message is negatively acknowledged.
+func (m *Message) Nacked() <-chan struct{} { return m.nacked }
+
+func (m *Message) resolve(ack bool) bool {
+	done := false
+	m.once.Do(func() {
+		done = true
+		if ack {
+			close(m.acked)
+		} else {
+			close(m.nacked)
+		}
+		if m.settle != nil {
+			m.settle(ack)
+		}
+	})
+	return done
+}
+
+// Bus is an in-process publish/subscribe bus that delivers each message at
+// least once to every subscription of its topic. It implements Subscriber.
+//
+// Flow control: each subscription holds at most BusOptions.Buffer messages
+// that are queued or delivered but not yet acknowledged. When a subscription
+// is full, Publish waits for room (backpressure) until its context is done,
+// and then returns the context's error: a slow listener slows publishers
+// down; nothing is dropped. A message published while no subscription
+// matches its topic is held in a backlog of the same size and handed to the
+// first subscription that matches; when the backlog is full, Publish
+// returns ErrBusFull.
+type Bus struct {
+	buffer  int
+	backoff time.Duration
+
+	mu      sync.Mutex
+	subs    map[*subscription]struct{}
+	backlog []*Message
+}
+
+// BusOption configures a Bus.
+type BusOption func(*Bus)
+
+// BusBuffer sets how many unacknowledged messages a subscription (and the
+// backlog) holds before Publish waits (default 1024).
+func BusBuffer(n int) BusOption {
+	return func(b *Bus) {
+		if n > 0 {
+			b.buffer = n
+		}
+	}
+}
+
+// NewBus returns an empty bus.
+func NewBus(opts ...BusOption) *Bus {
+	b := &Bus{buffer: 1024, backoff: 50 * time.Millisecond, subs: make(map[*subscription]struct{})}
+	for _, o := range opts {
+		if o != nil {
+			o(b)
+		}
+	}
+	return b
+}
+
+// Publish queues e on topic for every subscription of the topic and
+// returns; it does not wait for the event to be recorded. It waits while a
+// subscription is full; see Bus.
+func (b *Bus) Publish(ctx context.Context, topic string, e Event) error {
+	if topic == "" || topic == AllTopics {
+		return fmt.Errorf("audit: publish: invalid topic %q", topic)
+	}
+	id := newID()
+	b.mu.Lock()
+	var targets []*subscription
+	for s := range b.subs {
+		if s.matches(topic) {
+			targets = append(targets, s)
+		}
+	}
+	if len(targets) == 0 {
+		defer b.mu.Unlock()
+		if len(b.backlog) >= b.buffer {
+			return fmt.Errorf("audit: publish on %q: %w", topic, ErrBusFull)
+		}
+		b.backlog = append(b.backlog, NewMessage(id, topic, e))
+		return nil
+	}
+	b.mu.Unlock()
+	for _, s := range targets {
+		if err := s.push(ctx, NewMessage(id, topic, e)); err != nil {
+			return fmt.Errorf("audit: publish on %q: %w", topic, err)
+		}
+	}
+	return nil
+}
+
+// Subscribe implements Subscriber. When ctx is done the subscription takes
+// no new messages, delivers those it holds until each is acknowledged, and
+// then closes the channel; a message Nack'ed after that goes back to the
+// bus's backlog for the next subscription.
+func (b *Bus) Subscribe(ctx context.Context, topic string) (<-chan *Message, error) {
+	if topic == "" {
+		return nil, fmt.Errorf("audit: subscribe: empty topic")
+	}
+	s := &subscription{bus: b, topic: topic, out: make(chan *Message), changed: make(chan struct{})}
+	b.mu.Lock()
+	kept := b.backlog[:0]
+	for _, m := range b.backlog {
+		if s.matches(m.Topic) {
+			s.queue = append(s.queue, NewMessage(m.ID, m.Topic, m.Event))
+		} else {
+			kept = append(kept, m)
+		}
+	}
+	clear(b.backlog[len(kept):])
+	b.backlog = kept
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	go s.pump()
+	go func() {
+		<-ctx.Done()
+		b.mu.Lock()
+		delete(b.subs, s)
+		b.mu.Unlock()
+		s.mu.Lock()
+		s.draining = true
+		s.broadcast()
+		s.mu.Unlock()
+	}()
+	return s.out, nil
+}
+
+// toBacklog keeps messages that a closed subscription could not deliver.
+func (b *Bus) toBacklog(m *Message) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.subs {
+		if s.matches(m.Topic) {
+			go func() { _ = s.push(context.Background(), NewMessage(m.ID, m.Topic, m.Event)) }()
+			return
+		}
+	}
+	b.backlog = append(b.backlog, NewMessage(m.ID, m.Topic, m.Event))
+}
+
+type subscription struct {
+	bus   *Bus
+	topic string
+	out   chan *Message
+
+	mu       sync.Mutex
+	queue    []*Message
+	inflight int
+	draining bool
+	finished bool
+	changed  chan struct{} // closed and replaced on every change
+}
+
+func (s *subscription) matches(topic string) bool {
+	return s.topic == AllTopics || s.topic == topic
+}
+
+// broadcast wakes everyone waiting for a change; s.mu must be held.
+func (s *subscription) broadcast() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// push queues m, waiting for room.
+func (s *subscription) push(ctx context.Context, m *Message) error {
+	for {
+		s.mu.Lock()
+		if s.finished {
+			s.mu.Unlock()
+			s.bus.toBacklog(m)
+			return nil
+		}
+		if len(s.queue)+s.inflight < s.bus.buffer {
+			s.queue = append(s.queue, m)
+			s.broadcast()
+			s.mu.Unlock()
+			return nil
+		}
+		wait := s.changed
+		s.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// pump hands queued messages to the subscriber one by one and closes the
+// channel once draining and nothing is left unacknowledged.
+func (s *subscription) pump() {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			if s.draining && s.inflight == 0 {
+				s.finished = true
+				s.mu.Unlock()
+				close(s.out)
+				return
+			}
+			wait := s.changed
+			s.mu.Unlock()
+			<-wait
+			continue
+		}
+		m := s.queue[0]
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		s.inflight++
+		s.mu.Unlock()
+		m.settle = func(acked bool) { s.settled(m, acked) }
+		s.out <- m
+	}
+}
+
+// settled accounts for an acknowledged message and redelivers a Nack'ed one
+// after a pause.
+func (s *subscription) settled(m *Message, acked bool) {
+	if acked {
+		s.mu.Lock()
+		s.inflight--
+		s.broadcast()
+		s.mu.Unlock()
+		return
+	}
+	time.AfterFunc(s.bus.backoff, func() {
+		s.mu.Lock()
+		s.inflight--
+		if s.draining {
+			s.broadcast()
+			s.mu.Unlock()
+			s.bus.toBacklog(m)
+			return
+		}
+		s.queue = append([]*Message{NewMessage(m.ID, m.Topic, m.Event)}, s.queue...)
+		s.broadcast()
+		s.mu.Unlock()
+	})
+}
+
+// Listener records the messages of a Subscriber; see Logger.Listen.
+type Listener struct {
+	logger *Logger
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// Listen records every message that sub delivers on topics (every topic
+// when none are given) until the Listener is closed or ctx is done.
+//
+// Each message's event is recorded with Record and acknowledged only after
+// it is committed. A message whose event has no IdempotencyKey gets the
+// message ID as its key, so a redelivered message is recorded once. A
+// message that fails for a reason that may pass (the store is busy or full)
+// is Nack'ed for redelivery; one that can never be recorded (ErrInvalidEvent)
+// is reported to the error handler (see WithErrorHandler) and then
+// acknowledged. Up to WithListenerWorkers messages are recorded at once,
+// so they share transactions. Closing the Logger closes its listeners first.
+func (l *Logger) Listen(ctx context.Context, sub Subscriber, topics ...string) (*Listener, error) {
+	if sub == nil {
+		return nil, fmt.Errorf("audit: listen: nil subscriber")
+	}
+	if l.c.isClosed() {
+		return nil, fmt.Errorf("audit: listen: %w", ErrClosed)
+	}
+	if len(topics) == 0 {
+		topics = []string{AllTopics}
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	li := &Listener{logger: l, cancel: cancel}
+	for _, topic := range topics {
+		ch, err := sub.Subscribe(lctx, topic)
+		if err != nil {
+			cancel()
+			li.wg.Wait()
+			return nil, fmt.Errorf("audit: listen on %q: %w", topic, err)
+		}
+		for range l.c.opts.workers {
+			li.wg.Add(1)
+			go li.work(ch)
+		}
+	}
+	l.c.addListener(li)
+	return li, nil
+}
+
+func (li *Listener) work(ch <-chan *Message) {
+	defer li.wg.Done()
+	for m := range ch {
+		li.handle(m)
+	}
+}
+
+func (li *Listener) handle(m *Message) {
+	e := m.Event
+	if e.IdempotencyKey == "" {
+		e.IdempotencyKey = m.ID
+	}
+	// Not the listener's context: a message taken must be settled.
+	_, err := li.logger.Record(context.Background(), e)
+	switch {
+	case err == nil:
+		m.Ack()
+	case errors.Is(err, ErrInvalidEvent):
+		li.logger.c.opts.errorHandler(m, err)
+		m.Ack()
+	default:
+		li.logger.c.opts.errorHandler(m, err)
+		m.Nack()
+	}
+}
+
+// Close stops taking new messages and returns once every message the
+// subscriber delivers before its channel closes has been recorded or
+// reported; with a Bus, that is every message published before Close was
+// called. Close is idempotent.
+func (li *Listener) Close() error {
+	li.once.Do(func() {
+		li.cancel()
+		li.wg.Wait()
+		li.logger.c.removeListener(li)
+	})
+	return nil
+}
+
+func (c *core) addListener(li *Listener) {
+	c.listenMu.Lock()
+	defer c.listenMu.Unlock()
+	if c.listeners == nil {
+		c.listeners = make(map[*Listener]struct{})
+	}
+	c.listeners[li] = struct{}{}
+}
+
+func (c *core) removeListener(li *Listener) {
+	c.listenMu.Lock()
+	defer c.listenMu.Unlock()
+	delete(c.listeners, li)
+}
+
+// closeListeners closes every listener of the log, before the writer stops.
+func (c *core) closeListeners() {
+	c.listenMu.Lock()
+	ls := make([]*Listener, 0, len(c.listeners))
+	for li := range c.listeners {
+		ls = append(ls, li)
+	}
+	c.listenMu.Unlock()
+	for _, li := range ls {
+		_ = li.Close()
+	}
+}

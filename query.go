@@ -1,0 +1,552 @@
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Page sizes.
+const (
+	// DefaultPerPage is the page size when Query.PerPage is 0.
+	DefaultPerPage = 50
+	// MaxPerPage is the largest page; a larger Query.PerPage is reduced to it.
+	MaxPerPage = 1000
+	// DefaultSearchLimit is the page size of Search when Query.PerPage is 0.
+	DefaultSearchLimit = 5
+)
+
+// Query selects and pages events. The zero Query is the first page of
+// everything in the logger's tenant, newest first.
+type Query struct {
+	// Page is the 1-based page number (default 1). Prefer After to walk
+	// pages: Page without After skips the earlier pages row by row.
+	Page int
+	// PerPage is the page size: default DefaultPerPage, at most MaxPerPage.
+	PerPage int
+	// After is Page.Next of the previous page: the next page continues
+	// where that one ended (by keyset, not offset), so events recorded
+	// meanwhile do not shift it. It must come from the same query and
+	// tenant; Page is then taken from the cursor.
+	After string
+	// Exact filters; empty means any.
+	Action, ActorID, ResourceType, ResourceID string
+	// Since (inclusive) and Until (exclusive) bound OccurredAt; zero means
+	// unbounded.
+	Since, Until time.Time
+	// Search keeps events whose action matches as in Logger.Search.
+	Search string
+}
+
+// Page is one page of events.
+type Page struct {
+	// Entries are newest first.
+	Entries []Event `json:"entries"`
+	// Page is the 1-based number of this page, PerPage its size.
+	Page    int `json:"page"`
+	PerPage int `json:"per_page"`
+	// TotalCount is the exact number of events the query matches, over all
+	// pages; TotalPages is TotalCount divided by PerPage, rounded up.
+	TotalCount int `json:"total_count"`
+	TotalPages int `json:"total_pages"`
+	// Next is an opaque cursor for Query.After, or "" on the last page.
+	Next string `json:"next,omitempty"`
+}
+
+// Filter is a validated query as a Store sees it.
+type Filter struct {
+	Tenant                                    string
+	Action, ActorID, ResourceType, ResourceID string
+	// Since (inclusive) and Until (exclusive) bound OccurredAt when not zero.
+	Since, Until time.Time
+	// Search is the lower-cased typeahead term (see Logger.Search).
+	Search string
+}
+
+// Get returns the event with id in the logger's tenant, or an error
+// wrapping ErrNotFound.
+func (l *Logger) Get(ctx context.Context, id string) (Event, error) {
+	if l.c.isClosed() {
+		return Event{}, fmt.Errorf("audit: get: %w", ErrClosed)
+	}
+	if id == "" || !utf8.ValidString(id) || len(id) > MaxFieldBytes {
+		return Event{}, fmt.Errorf("audit: get %q: %w", id, ErrNotFound)
+	}
+	return l.c.store.Get(ctx, l.tenant, id)
+}
+
+// Recent returns a page of the events that q selects, newest first, with
+// the exact total. The totals of the common shapes (everything, one actor,
+// one resource, one action, a Search term alone) come from counters kept up
+// on write, so they cost the same at any size of log.
+func (l *Logger) Recent(ctx context.Context, q Query) (Page, error) {
+	return l.page(ctx, q, DefaultPerPage)
+}
+
+// ForAccount returns a page of the events whose resource ID is accountID,
+// newest first; q may narrow it further.
+func (l *Logger) ForAccount(ctx context.Context, accountID string, q Query) (Page, error) {
+	if accountID == "" {
+		return Page{}, fmt.Errorf("%w: empty account id", ErrInvalidQuery)
+	}
+	if q.ResourceID != "" && q.ResourceID != accountID {
+		return Page{}, fmt.Errorf("%w: resource id %q conflicts with account %q", ErrInvalidQuery, q.ResourceID, accountID)
+	}
+	q.ResourceID = accountID
+	return l.page(ctx, q, DefaultPerPage)
+}
+
+func (l *Logger) page(ctx context.Context, q Query, defaultPer int) (Page, error) {
+	if l.c.isClosed() {
+		return Page{}, fmt.Errorf("audit: query: %w", ErrClosed)
+	}
+	f, per, err := l.filter(q, defaultPer)
+	if err != nil {
+		return Page{}, err
+	}
+	bind := f.binding(per)
+	var before int64
+	pageNo, offset := 1, 0
+	switch {
+	case q.After != "":
+		if before, pageNo, err = decodeCursor(q.After, bind); err != nil {
+			return Page{}, err
+		}
+	case q.Page > 1:
+		pageNo, offset = q.Page, (q.Page-1)*per
+	}
+	events, total, err := l.c.store.List(ctx, f, before, offset, per+1)
+	if err != nil {
+		return Page{}, err
+	}
+	p := Page{Page: pageNo, PerPage: per, TotalCount: int(total), TotalPages: int((total + int64(per) - 1) / int64(per))}
+	if len(events) > per {
+		events = events[:per]
+		p.Next = encodeCursor(bind, events[per-1].Seq, pageNo+1)
+	}
+	p.Entries = events
+	if p.Entries == nil {
+		p.Entries = []Event{}
+	}
+	return p, nil
+}
+
+// filter validates q and returns it as a Filter with the page size.
+func (l *Logger) filter(q Query, defaultPer int) (Filter, int, error) {
+	if q.Page < 0 {
+		return Filter{}, 0, fmt.Errorf("%w: page %d", ErrInvalidQuery, q.Page)
+	}
+	per := q.PerPage
+	switch {
+	case per < 0:
+		return Filter{}, 0, fmt.Errorf("%w: per_page %d", ErrInvalidQuery, per)
+	case per == 0:
+		per = defaultPer
+	case per > MaxPerPage:
+		per = MaxPerPage
+	}
+	if q.Page > 1 && int64(q.Page-1)*int64(per) > 1<<40 {
+		return Filter{}, 0, fmt.Errorf("%w: page %d is out of range", ErrInvalidQuery, q.Page)
+	}
+	for _, s := range [...]struct{ name, v string }{
+		{"action", q.Action}, {"actor_id", q.ActorID}, {"resource_type", q.ResourceType},
+		{"resource_id", q.ResourceID}, {"search", q.Search}, {"tenant", l.tenant},
+	} {
+		if !utf8.ValidString(s.v) {
+			return Filter{}, 0, fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidQuery, s.name)
+		}
+		if len(s.v) > MaxFieldBytes {
+			return Filter{}, 0, fmt.Errorf("%w: %s is longer than %d bytes", ErrInvalidQuery, s.name, MaxFieldBytes)
+		}
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
+		return Filter{}, 0, fmt.Errorf("%w: until %v is before since %v", ErrInvalidQuery, q.Until, q.Since)
+	}
+	f := Filter{
+		Tenant: l.tenant, Action: q.Action, ActorID: q.ActorID,
+		ResourceType: q.ResourceType, ResourceID: q.ResourceID,
+		Since: clampTime(q.Since), Until: clampTime(q.Until),
+		Search: strings.ToLower(q.Search),
+	}
+	return f, per, nil
+}
+
+func clampTime(t time.Time) time.Time {
+	switch {
+	case t.IsZero():
+		return t
+	case t.Before(minTime):
+		return minTime
+	case t.After(maxTime):
+		return maxTime
+	}
+	return t.UTC()
+}
+
+// binding identifies the query and tenant a cursor belongs to.
+func (f Filter) binding(per int) [8]byte {
+	h := sha256.New()
+	for _, s := range []string{f.Tenant, f.Action, f.ActorID, f.ResourceType, f.ResourceID, f.Search} {
+		var n [binary.MaxVarintLen64]byte
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		h.Write([]byte(s))
+	}
+	var b [24]byte
+	binary.BigEndian.PutUint64(b[0:], uint64(unixNanos(f.Since)))
+	binary.BigEndian.PutUint64(b[8:], uint64(unixNanos(f.Until)))
+	binary.BigEndian.PutUint64(b[16:], uint64(per))
+	h.Write(b[:])
+	var out [8]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+func unixNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+const cursorVersion = 1
+
+// encodeCursor makes an opaque cursor: version, query binding, the Seq the
+// next page starts below, and the number of the next page.
+func encodeCursor(bind [8]byte, before int64, page int) string {
+	b := make([]byte, 0, 1+8+2*binary.MaxVarintLen64)
+	b = append(b, cursorVersion)
+	b = append(b, bind[:]...)
+	b = binary.AppendUvarint(b, uint64(before))
+	b = binary.AppendUvarint(b, uint64(page))
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string, bind [8]byte) (before int64, page int, err error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 1+8+2 || b[0] != cursorVersion {
+		return 0, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
+	}
+	if [8]byte(b[1:9]) != bind {
+		return 0, 0, fmt.Errorf("%w: made for another query or tenant", ErrInvalidCursor)
+	}
+	rest := b[9:]
+	seq, n := binary.Uvarint(rest)
+	if n <= 0 || seq < 2 || seq > 1<<62 {
+		return 0, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
+	}
+	rest = rest[n:]
+	pg, n := binary.Uvarint(rest)
+	if n <= 0 || n != len(rest) || pg < 2 || pg > 1<<40 {
+		return 0, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
+	}
+	return int64(seq), int(pg), nil
+}
+
+// The columns of an event, in the order scanEvent reads them.
+const eventColumns = `seq, id, tenant, action, actor_type, actor_id, actor_name,
+	resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key,
+	occurred_at, recorded_at, prev_hash, hash`
+
+// row is an event as stored.
+type row struct {
+	Seq                                    int64
+	ID, Tenant, Action                     string
+	ActorType, ActorID, ActorName          string
+	ResourceType, ResourceID, ResourceName string
+	Targets                                sql.NullString
+	Outcome                                string
+	Metadata, IdempotencyKey               sql.NullString
+	OccurredAt, RecordedAt                 int64
+	PrevHash, Hash                         []byte
+}
+
+func (r *row) dest() []any {
+	return []any{&r.Seq, &r.ID, &r.Tenant, &r.Action, &r.ActorType, &r.ActorID, &r.ActorName,
+		&r.ResourceType, &r.ResourceID, &r.ResourceName, &r.Targets, &r.Outcome, &r.Metadata,
+		&r.IdempotencyKey, &r.OccurredAt, &r.RecordedAt, &r.PrevHash, &r.Hash}
+}
+
+func (r *row) args() []any {
+	return []any{r.Seq, r.ID, r.Tenant, r.Action, r.ActorType, r.ActorID, r.ActorName,
+		r.ResourceType, r.ResourceID, r.ResourceName, r.Targets, r.Outcome, r.Metadata,
+		r.IdempotencyKey, r.OccurredAt, r.RecordedAt, r.PrevHash, r.Hash}
+}
+
+func toRow(e Event) (row, error) {
+	r := row{
+		Seq: e.Seq, ID: e.ID, Tenant: e.Tenant, Action: e.Action,
+		ActorType: e.Actor.Type, ActorID: e.Actor.ID, ActorName: e.Actor.Name,
+		ResourceType: e.Resource.Type, ResourceID: e.Resource.ID, ResourceName: e.Resource.Name,
+		Outcome: e.Outcome, OccurredAt: e.OccurredAt.UnixNano(), RecordedAt: e.RecordedAt.UnixNano(),
+		PrevHash: e.PrevHash, Hash: e.Hash,
+	}
+	if len(e.Targets) > 0 {
+		b, err := json.Marshal(e.Targets)
+		if err != nil {
+			return row{}, fmt.Errorf("%w: targets: %w", ErrInvalidEvent, err)
+		}
+		r.Targets = sql.NullString{String: string(b), Valid: true}
+	}
+	if len(e.Metadata) > 0 {
+		b, err := json.Marshal(e.Metadata)
+		if err != nil {
+			return row{}, fmt.Errorf("%w: metadata: %w", ErrInvalidEvent, err)
+		}
+		r.Metadata = sql.NullString{String: string(b), Valid: true}
+	}
+	if e.IdempotencyKey != "" {
+		r.IdempotencyKey = sql.NullString{String: e.IdempotencyKey, Valid: true}
+	}
+	return r, nil
+}
+
+func (r *row) event() (Event, error) {
+	e := Event{
+		Seq: r.Seq, ID: r.ID, Tenant: r.Tenant, Action: r.Action,
+		Actor:      Ref{Type: r.ActorType, ID: r.ActorID, Name: r.ActorName},
+		Resource:   Ref{Type: r.ResourceType, ID: r.ResourceID, Name: r.ResourceName},
+		Outcome:    r.Outcome,
+		OccurredAt: time.Unix(0, r.OccurredAt).UTC(),
+		RecordedAt: time.Unix(0, r.RecordedAt).UTC(),
+		PrevHash:   r.PrevHash, Hash: r.Hash,
+	}
+	if r.Targets.Valid {
+		if err := json.Unmarshal([]byte(r.Targets.String), &e.Targets); err != nil {
+			return Event{}, fmt.Errorf("audit: event %d: targets: %w", r.Seq, err)
+		}
+	}
+	if r.Metadata.Valid {
+		m, err := decodeMetadata([]byte(r.Metadata.String))
+		if err != nil {
+			return Event{}, fmt.Errorf("audit: event %d: metadata: %w", r.Seq, err)
+		}
+		e.Metadata = m
+	}
+	if r.IdempotencyKey.Valid {
+		e.IdempotencyKey = r.IdempotencyKey.String
+	}
+	return e, nil
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanEvent(s rowScanner) (Event, error) {
+	var r row
+	if err := s.Scan(r.dest()...); err != nil {
+		return Event{}, err
+	}
+	return r.event()
+}
+
+const sqlGet = `SELECT ` + eventColumns + ` FROM audit_events WHERE id = ? AND tenant = ?`
+
+// Get implements Store.
+func (s *SQLiteStore) Get(ctx context.Context, tenant, id string) (Event, error) {
+	e, err := scanEvent(s.readers.QueryRowxContext(ctx, sqlGet, id, tenant))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Event{}, fmt.Errorf("audit: get %q: %w", id, ErrNotFound)
+	case err != nil:
+		return Event{}, fmt.Errorf("audit: get %q: %w", id, s.readErr(err))
+	}
+	return e, nil
+}
+
+// readErr translates errors of a closed store.
+func (s *SQLiteStore) readErr(err error) error {
+	if errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "database is closed") {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return classify(err)
+}
+
+// maxUnionActions is how many matched actions a Search page merges one by
+// one (each from its own index range); past that it scans the log by Seq,
+// where so many matching actions make matches dense.
+const maxUnionActions = 64
+
+// List implements Store: the page and its total are read in one read
+// transaction, so they agree.
+func (s *SQLiteStore) List(ctx context.Context, f Filter, before int64, offset, limit int) ([]Event, int64, error) {
+	tx, err := s.readers.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit: list: %w", s.readErr(err))
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	var actions []ActionCount
+	if f.Search != "" {
+		if actions, err = matchActions(ctx, tx, f.Tenant, f.Search, false, 0); err != nil {
+			return nil, 0, fmt.Errorf("audit: list: %w", s.readErr(err))
+		}
+		if f.Action != "" {
+			actions = keepAction(actions, f.Action)
+		}
+		if len(actions) == 0 {
+			return nil, 0, nil
+		}
+	}
+	events, err := listEvents(ctx, tx, f, actions, before, offset, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit: list: %w", s.readErr(err))
+	}
+	total, err := countEvents(ctx, tx, f, actions)
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit: count: %w", s.readErr(err))
+	}
+	return events, total, nil
+}
+
+func keepAction(actions []ActionCount, action string) []ActionCount {
+	for _, a := range actions {
+		if a.Action == action {
+			return []ActionCount{a}
+		}
+	}
+	return nil
+}
+
+// where builds the conditions of f other than Search, and the keyset bound.
+func (f Filter) where(before int64) (string, []any) {
+	var b strings.Builder
+	args := []any{f.Tenant}
+	b.WriteString("tenant = ?")
+	add := func(cond string, v any) {
+		b.WriteString(" AND ")
+		b.WriteString(cond)
+		args = append(args, v)
+	}
+	if f.Action != "" {
+		add("action = ?", f.Action)
+	}
+	if f.ActorID != "" {
+		add("actor_id = ?", f.ActorID)
+	}
+	if f.ResourceType != "" {
+		add("resource_type = ?", f.ResourceType)
+	}
+	if f.ResourceID != "" {
+		add("resource_id = ?", f.ResourceID)
+	}
+	if !f.Since.IsZero() {
+		add("occurred_at >= ?", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		add("occurred_at < ?", f.Until.UnixNano())
+	}
+	if before > 0 {
+		add("seq < ?", before)
+	}
+	return b.String(), args
+}
+
+func listEvents(ctx context.Context, tx *sqlx.Tx, f Filter, actions []ActionCount, before int64, offset, limit int) ([]Event, error) {
+	var query string
+	var args []any
+	switch {
+	case f.Search == "":
+		where, wargs := f.where(before)
+		query = `SELECT ` + eventColumns + ` FROM audit_events WHERE ` + where + ` ORDER BY seq DESC LIMIT ? OFFSET ?`
+		args = append(wargs, limit, offset)
+	case len(actions) <= maxUnionActions:
+		// One index range per action, each already in Seq order, merged.
+		arms := make([]string, len(actions))
+		for i, a := range actions {
+			g := f
+			g.Action = a.Action
+			where, wargs := g.where(before)
+			arms[i] = `SELECT * FROM (SELECT ` + eventColumns + ` FROM audit_events WHERE ` + where + ` ORDER BY seq DESC LIMIT ?)`
+			args = append(args, wargs...)
+			args = append(args, limit+offset)
+		}
+		query = `SELECT * FROM (` + strings.Join(arms, " UNION ALL ") + `) ORDER BY seq DESC LIMIT ? OFFSET ?`
+		args = append(args, limit, offset)
+	default:
+		where, wargs := f.where(before)
+		query = `SELECT ` + eventColumns + ` FROM audit_events INDEXED BY audit_events_tenant WHERE ` + where +
+			` AND action IN (SELECT action FROM audit_action_terms WHERE tenant = ? AND term >= ?` + termUpper(f.Search) +
+			`) ORDER BY seq DESC LIMIT ? OFFSET ?`
+		args = append(wargs, f.Tenant, f.Search)
+		if up, ok := prefixEnd(f.Search); ok {
+			args = append(args, up)
+		}
+		args = append(args, limit, offset)
+	}
+	rows, err := tx.QueryxContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+const sqlCounter = `SELECT n FROM audit_counts WHERE tenant = ? AND kind = ? AND key = ?`
+
+// countEvents returns the total of f: from a counter for the common shapes,
+// by counting otherwise.
+func countEvents(ctx context.Context, tx *sqlx.Tx, f Filter, actions []ActionCount) (int64, error) {
+	timed := !f.Since.IsZero() || !f.Until.IsZero()
+	others := 0
+	for _, s := range []string{f.Action, f.ActorID, f.ResourceType, f.ResourceID} {
+		if s != "" {
+			others++
+		}
+	}
+	if !timed && f.Search != "" && others == 0 || !timed && f.Search != "" && others == 1 && f.Action != "" {
+		var n int64
+		for _, a := range actions {
+			n += a.Count
+		}
+		return n, nil
+	}
+	if !timed && f.Search == "" && others <= 1 {
+		kind, key := "total", ""
+		switch {
+		case f.Action != "":
+			return actionCount(ctx, tx, f.Tenant, f.Action)
+		case f.ActorID != "":
+			kind, key = "actor", f.ActorID
+		case f.ResourceID != "":
+			kind, key = "resource", f.ResourceID
+		case f.ResourceType != "":
+			kind = "" // no counter: count below
+		}
+		if kind != "" {
+			var n int64
+			err := tx.QueryRowxContext(ctx, sqlCounter, f.Tenant, kind, key).Scan(&n)
+			if errors.Is(err, sql.ErrNoRows) {
+				return 0, nil
+			}
+			return n, err
+		}
+	}
+	where, args := f.where(0)
+	if f.Search != "" {
+		ph := make([]string, len(actions))
+		for i, a := range actions {
+			ph[i] = "?"
+			args = append(args, a.Action)
+		}
+		where += " AND action IN (" + strings.Join(ph, ", ") + ")"
+	}
+	var n int64
+	err := tx.QueryRowxContext(ctx, `SELECT count(*) FROM audit_events WHERE `+where, args...).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,114 @@
+-- The audit schema, applied by versioned migrations.
+--
+-- Each migration starts with a line "-- migration N: description". Migrations
+-- are applied in order, once, inside one IMMEDIATE transaction per Open, and
+-- recorded in audit_schema_migrations (not PRAGMA user_version: the database
+-- file may belong to the application). Never edit a migration that has
+-- shipped; append a new one.
+
+-- migration 1: events, counters, action catalogue, append-only triggers
+
+-- audit_events is the log. seq is the gapless position of the event (the
+-- rowid), id the opaque identifier handed to callers. Times are Unix
+-- nanoseconds, UTC. targets and metadata are JSON (NULL when empty).
+-- prev_hash and hash hold the hash chain.
+CREATE TABLE audit_events (
+    seq             INTEGER PRIMARY KEY,
+    id              TEXT    NOT NULL,
+    tenant          TEXT    NOT NULL DEFAULT '',
+    action          TEXT    NOT NULL,
+    actor_type      TEXT    NOT NULL DEFAULT '',
+    actor_id        TEXT    NOT NULL DEFAULT '',
+    actor_name      TEXT    NOT NULL DEFAULT '',
+    resource_type   TEXT    NOT NULL DEFAULT '',
+    resource_id     TEXT    NOT NULL DEFAULT '',
+    resource_name   TEXT    NOT NULL DEFAULT '',
+    targets         TEXT,
+    outcome         TEXT    NOT NULL DEFAULT 'success',
+    metadata        TEXT,
+    idempotency_key TEXT,
+    occurred_at     INTEGER NOT NULL,
+    recorded_at     INTEGER NOT NULL,
+    prev_hash       BLOB,
+    hash            BLOB
+);
+
+CREATE UNIQUE INDEX audit_events_id ON audit_events (id);
+
+-- Idempotency keys are unique per tenant.
+CREATE UNIQUE INDEX audit_events_idempotency
+    ON audit_events (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
+
+-- One index per filtered query shape. Each entry also carries the rowid
+-- (seq), so "WHERE tenant = ? AND x = ? ORDER BY seq DESC" walks the index
+-- in order with no sort, and "seq < ?" continues a page by keyset.
+CREATE INDEX audit_events_tenant   ON audit_events (tenant);
+CREATE INDEX audit_events_action   ON audit_events (tenant, action);
+CREATE INDEX audit_events_actor    ON audit_events (tenant, actor_id);
+CREATE INDEX audit_events_resource ON audit_events (tenant, resource_id);
+
+-- Append-only, enforced by the database for every connection, the sqlite3
+-- shell included. INSERT OR REPLACE deletes without firing DELETE triggers,
+-- so inserts that would replace a row are rejected too.
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN
+    SELECT RAISE(ABORT, 'audit_events is append-only: UPDATE is not allowed');
+END;
+
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN
+    SELECT RAISE(ABORT, 'audit_events is append-only: DELETE is not allowed');
+END;
+
+CREATE TRIGGER audit_events_no_replace BEFORE INSERT ON audit_events
+WHEN EXISTS (SELECT 1 FROM audit_events WHERE seq = NEW.seq)
+  OR EXISTS (SELECT 1 FROM audit_events WHERE id = NEW.id)
+  OR (NEW.idempotency_key IS NOT NULL AND EXISTS (
+        SELECT 1 FROM audit_events
+        WHERE tenant = NEW.tenant AND idempotency_key = NEW.idempotency_key))
+BEGIN
+    SELECT RAISE(ABORT, 'audit_events is append-only: an insert may not replace a row');
+END;
+
+-- audit_counts keeps exact totals for the common page shapes, updated in the
+-- same transaction as the events: kind 'total' (key ''), 'actor' (actor_id)
+-- and 'resource' (resource_id), per tenant.
+CREATE TABLE audit_counts (
+    tenant TEXT    NOT NULL,
+    kind   TEXT    NOT NULL,
+    key    TEXT    NOT NULL,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (tenant, kind, key)
+) WITHOUT ROWID;
+
+-- audit_actions is the catalogue of distinct actions per tenant with their
+-- counts.
+CREATE TABLE audit_actions (
+    tenant TEXT    NOT NULL,
+    action TEXT    NOT NULL,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (tenant, action)
+) WITHOUT ROWID;
+
+-- audit_action_terms makes typeahead a range scan: for every action it holds
+-- the lower-cased action (seg 0) and the lower-cased suffix starting at each
+-- later dot-separated segment (seg 1, 2, ...). A term matches an action when
+-- it is a prefix of one of these.
+CREATE TABLE audit_action_terms (
+    tenant TEXT    NOT NULL,
+    term   TEXT    NOT NULL,
+    action TEXT    NOT NULL,
+    seg    INTEGER NOT NULL,
+    PRIMARY KEY (tenant, term, action)
+) WITHOUT ROWID;
+
+-- audit_events_view shows the log with readable times, for the sqlite3 shell.
+CREATE VIEW audit_events_view AS
+SELECT seq, id, tenant, action,
+       actor_type, actor_id, actor_name,
+       resource_type, resource_id, resource_name,
+       targets, outcome, metadata, idempotency_key,
+       strftime('%Y-%m-%dT%H:%M:%fZ', occurred_at / 1000000000.0, 'unixepoch') AS occurred_at,
+       strftime('%Y-%m-%dT%H:%M:%fZ', recorded_at / 1000000000.0, 'unixepoch') AS recorded_at,
+       hex(hash) AS hash
+FROM audit_events;

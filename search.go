@@ -1,0 +1,154 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// ActionCount is an action of the catalogue with the number of events that
+// carry it.
+type ActionCount struct {
+	Action string `json:"action"`
+	Count  int64  `json:"count"`
+}
+
+// Default and largest limits of Actions.
+const (
+	DefaultActionsLimit = 10
+	MaxActionsLimit     = 1000
+)
+
+// Search returns a page of the events whose action matches term, newest
+// first (DefaultSearchLimit entries unless q.PerPage says otherwise), for a
+// typeahead box. An action matches when term, compared case-insensitively,
+// is a prefix of the whole action or of the part starting at any of its
+// dot-separated segments: "inv" and "invoice.pa" both match
+// "billing.Invoice.paid". Every character of term is literal, '%', '_' and
+// '*' included. The matching actions come from the action catalogue, never
+// from a scan of the log; an empty term matches everything.
+func (l *Logger) Search(ctx context.Context, term string, q Query) (Page, error) {
+	if q.Search != "" && q.Search != term {
+		return Page{}, fmt.Errorf("%w: search %q conflicts with term %q", ErrInvalidQuery, q.Search, term)
+	}
+	q.Search = term
+	return l.page(ctx, q, DefaultSearchLimit)
+}
+
+// Actions returns the distinct actions of the logger's tenant that start
+// with prefix (case-insensitively), most frequent first, with their counts,
+// from the catalogue kept up on write. limit defaults to
+// DefaultActionsLimit and is at most MaxActionsLimit.
+func (l *Logger) Actions(ctx context.Context, prefix string, limit int) ([]ActionCount, error) {
+	if l.c.isClosed() {
+		return nil, fmt.Errorf("audit: actions: %w", ErrClosed)
+	}
+	if !utf8.ValidString(prefix) || len(prefix) > MaxFieldBytes {
+		return nil, fmt.Errorf("%w: prefix is not valid UTF-8 or too long", ErrInvalidQuery)
+	}
+	switch {
+	case limit < 0:
+		return nil, fmt.Errorf("%w: limit %d", ErrInvalidQuery, limit)
+	case limit == 0:
+		limit = DefaultActionsLimit
+	case limit > MaxActionsLimit:
+		limit = MaxActionsLimit
+	}
+	return l.c.store.Actions(ctx, l.tenant, strings.ToLower(prefix), limit)
+}
+
+// actionTerms returns what a typeahead term is matched against: the
+// lower-cased action, then the suffix starting at each later segment.
+func actionTerms(action string) []string {
+	lower := strings.ToLower(action)
+	terms := []string{lower}
+	for i := 0; i < len(lower); i++ {
+		if lower[i] == '.' && i+1 < len(lower) {
+			terms = append(terms, lower[i+1:])
+		}
+	}
+	return terms
+}
+
+// prefixEnd returns the smallest string greater than every string that
+// starts with p, for a range scan; ok is false when there is none.
+func prefixEnd(p string) (string, bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
+}
+
+// termUpper is the upper-bound condition of a range scan for term, if any.
+func termUpper(term string) string {
+	if _, ok := prefixEnd(term); ok {
+		return " AND term < ?"
+	}
+	return ""
+}
+
+// matchActions returns the actions of tenant that term matches, with their
+// counts, most frequent first; wholeOnly matches the whole action only;
+// limit 0 returns them all.
+func matchActions(ctx context.Context, q sqlx.QueryerContext, tenant, term string, wholeOnly bool, limit int) ([]ActionCount, error) {
+	query := `SELECT a.action, a.n FROM audit_actions a WHERE a.tenant = ? AND a.action IN (
+		SELECT t.action FROM audit_action_terms t WHERE t.tenant = ? AND t.term >= ?` + termUpper(term)
+	args := []any{tenant, tenant, term}
+	if up, ok := prefixEnd(term); ok {
+		args = append(args, up)
+	}
+	if wholeOnly {
+		query += ` AND t.seg = 0`
+	}
+	query += `) ORDER BY a.n DESC, a.action`
+	if limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := q.QueryxContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ActionCount
+	for rows.Next() {
+		var a ActionCount
+		if err := rows.Scan(&a.Action, &a.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+const sqlActionCount = `SELECT n FROM audit_actions WHERE tenant = ? AND action = ?`
+
+func actionCount(ctx context.Context, q sqlx.QueryerContext, tenant, action string) (int64, error) {
+	var n int64
+	err := q.QueryRowxContext(ctx, sqlActionCount, tenant, action).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// Actions implements Store.
+func (s *SQLiteStore) Actions(ctx context.Context, tenant, prefix string, limit int) ([]ActionCount, error) {
+	all, err := matchActions(ctx, s.readers, tenant, prefix, true, limit)
+	if err != nil {
+		return nil, fmt.Errorf("audit: actions: %w", s.readErr(err))
+	}
+	if all == nil {
+		all = []ActionCount{}
+	}
+	return all, nil
+}

@@ -1,0 +1,490 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"errors"
+	"fmt"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Store is where a Logger keeps events. The Logger validates, normalizes and
+// batches; a Store persists and answers queries. Every Store must pass the
+// conformance suite in package audittest. Implementations must be safe for
+// concurrent use, although a Logger calls Append from one goroutine at a
+// time.
+type Store interface {
+	// Append writes events in one transaction, in order, assigning each its
+	// Seq (the next position in the log, gapless), RecordedAt and hashes. It
+	// returns one result per event: the event as stored; or, when an event's
+	// IdempotencyKey was already used in its tenant (earlier or earlier in
+	// the same batch), the first event with that key, and nothing is
+	// written for it; or an error that concerns that event alone. An error
+	// from Append itself means nothing was written.
+	Append(ctx context.Context, events []Event) ([]AppendResult, error)
+	// Get returns the event with id in tenant, or an error wrapping
+	// ErrNotFound.
+	Get(ctx context.Context, tenant, id string) (Event, error)
+	// List returns up to limit events matching f, newest (highest Seq)
+	// first, with Seq < before when before > 0, skipping the first offset;
+	// and the exact number of events matching f (ignoring before, offset
+	// and limit), read from the same snapshot.
+	List(ctx context.Context, f Filter, before int64, offset, limit int) ([]Event, int64, error)
+	// Actions returns the distinct actions of tenant that start with prefix
+	// (compared lower-cased), most frequent first, with their counts.
+	Actions(ctx context.Context, tenant, prefix string, limit int) ([]ActionCount, error)
+	// Close releases the store. Calls after Close return ErrClosed.
+	Close() error
+}
+
+// TxStore is a Store that can also write inside a caller's transaction.
+type TxStore interface {
+	Store
+	// AppendTx is Append inside tx: nothing is committed until the caller
+	// commits tx.
+	AppendTx(ctx context.Context, tx *sqlx.Tx, events []Event) ([]AppendResult, error)
+}
+
+// AppendResult is the outcome of one event of an Append.
+type AppendResult struct {
+	// Event is the event as stored, or the earlier event with the same
+	// idempotency key.
+	Event Event
+	// Err concerns this event only.
+	Err error
+}
+
+// Durability says what a commit survives.
+type Durability int
+
+const (
+	// DurabilityNormal (the default): a committed event survives a crash of
+	// the process, not necessarily a power loss (WAL, synchronous=NORMAL).
+	DurabilityNormal Durability = iota
+	// DurabilityFull: a committed event also survives a power loss or an
+	// operating-system crash (WAL, synchronous=FULL), at the cost of an
+	// fsync per commit.
+	DurabilityFull
+)
+
+// SQLiteOptions configure the SQLite store. The zero value is the default.
+type SQLiteOptions struct {
+	// Durability of commits (default DurabilityNormal).
+	Durability Durability
+	// BusyTimeout is how long a connection waits for a lock held by another
+	// connection or process (default 10s).
+	BusyTimeout time.Duration
+	// Readers is the size of the read-only connection pool (default 4, at
+	// least the number of CPUs).
+	Readers int
+}
+
+//go:embed schema.sql
+var schemaSQL string
+
+// SQLiteStore is the Store on a SQLite database: one writer connection that
+// runs IMMEDIATE transactions and a pool of readers.
+type SQLiteStore struct {
+	writer  *sqlx.DB // nil when the store lives in a caller's database
+	wconn   *sqlx.Conn
+	readers *sqlx.DB
+	own     bool // close the databases on Close
+
+	mu       sync.Mutex // serializes writes on wconn
+	closed   bool
+	stmts    *writeStmts
+	migrated []int
+}
+
+var (
+	_ Store   = (*SQLiteStore)(nil)
+	_ TxStore = (*SQLiteStore)(nil)
+)
+
+// OpenSQLite opens (creating and migrating as needed) the SQLite store in
+// the file at path.
+func OpenSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("audit: open %q: want the path of a database file", path)
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 10 * time.Second
+	}
+	if o.Readers <= 0 {
+		o.Readers = max(4, runtime.NumCPU())
+	}
+	syncMode := "NORMAL"
+	if o.Durability == DurabilityFull {
+		syncMode = "FULL"
+	}
+	uri := "file:" + escapePath(path)
+	common := "_pragma=busy_timeout(" + strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10) + ")"
+	writer, err := sqlx.Open("sqlite", uri+"?"+common+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+syncMode+")&_pragma=foreign_keys(1)")
+	if err != nil {
+		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	s, err := newSQLiteStore(ctx, writer, nil)
+	if err != nil {
+		_ = writer.Close()
+		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+	}
+	readers, err := sqlx.Open("sqlite", uri+"?mode=ro&"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+	}
+	readers.SetMaxOpenConns(o.Readers)
+	readers.SetMaxIdleConns(o.Readers)
+	if err := readers.PingContext(ctx); err != nil {
+		_ = readers.Close()
+		_ = s.Close()
+		return nil, fmt.Errorf("audit: open %s: readers: %w", path, classify(err))
+	}
+	s.writer, s.readers, s.own = writer, readers, true
+	return s, nil
+}
+
+// NewSQLiteStore puts the audit tables in the application's own SQLite
+// database db, migrating them as needed, and returns a store on it. The
+// store takes one connection from db's pool for its writer and reads through
+// db; Close gives the connection back and leaves db open. Configure db with
+// WAL and a busy timeout, e.g. "file:app.db?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)".
+func NewSQLiteStore(ctx context.Context, db *sqlx.DB) (*SQLiteStore, error) {
+	if db == nil {
+		return nil, fmt.Errorf("audit: NewSQLiteStore: nil db")
+	}
+	s, err := newSQLiteStore(ctx, db, db)
+	if err != nil {
+		return nil, fmt.Errorf("audit: new SQLite store: %w", err)
+	}
+	return s, nil
+}
+
+func newSQLiteStore(ctx context.Context, wdb, readers *sqlx.DB) (*SQLiteStore, error) {
+	conn, err := wdb.Connx(ctx)
+	if err != nil {
+		return nil, classify(err)
+	}
+	s := &SQLiteStore{wconn: conn, readers: readers}
+	if s.migrated, err = migrate(ctx, conn); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	if s.stmts, err = prepareWrite(ctx, conn); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Migrated returns the schema versions this store applied when it opened.
+func (s *SQLiteStore) Migrated() []int { return s.migrated }
+
+// DB returns the pool the store reads through, for inspection.
+func (s *SQLiteStore) DB() *sqlx.DB { return s.readers }
+
+// Close closes the writer connection, and the databases the store opened.
+func (s *SQLiteStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := errors.Join(s.stmts.close(), s.wconn.Close())
+	if s.own {
+		err = errors.Join(err, s.readers.Close(), s.writer.Close())
+	}
+	return err
+}
+
+func escapePath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
+}
+
+var migrationHeader = regexp.MustCompile(`(?m)^-- migration (\d+): .*$`)
+
+type migration struct {
+	version int
+	sql     string
+}
+
+// migrations splits schema.sql into its numbered migrations.
+func migrations() []migration {
+	idx := migrationHeader.FindAllStringSubmatchIndex(schemaSQL, -1)
+	out := make([]migration, 0, len(idx))
+	for i, m := range idx {
+		v, _ := strconv.Atoi(schemaSQL[m[2]:m[3]])
+		end := len(schemaSQL)
+		if i+1 < len(idx) {
+			end = idx[i+1][0]
+		}
+		out = append(out, migration{version: v, sql: schemaSQL[m[0]:end]})
+	}
+	return out
+}
+
+// migrate applies the migrations the database lacks, in one IMMEDIATE
+// transaction so that processes opening the file together apply each once.
+func migrate(ctx context.Context, conn *sqlx.Conn) (applied []int, err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return nil, fmt.Errorf("migrate: %w", classify(err))
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			return
+		}
+		if _, cerr := conn.ExecContext(ctx, "COMMIT"); cerr != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			err, applied = fmt.Errorf("migrate: commit: %w", classify(cerr)), nil
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS audit_schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return nil, fmt.Errorf("migrate: %w", classify(err))
+	}
+	var current int
+	if err := conn.QueryRowxContext(ctx, "SELECT coalesce(max(version), 0) FROM audit_schema_migrations").Scan(&current); err != nil {
+		return nil, fmt.Errorf("migrate: %w", classify(err))
+	}
+	for _, m := range migrations() {
+		if m.version <= current {
+			continue
+		}
+		if _, err := conn.ExecContext(ctx, m.sql); err != nil {
+			return nil, fmt.Errorf("migrate to version %d: %w", m.version, classify(err))
+		}
+		if _, err := conn.ExecContext(ctx, "INSERT INTO audit_schema_migrations (version, applied_at) VALUES (?, ?)",
+			m.version, time.Now().UnixNano()); err != nil {
+			return nil, fmt.Errorf("migrate to version %d: %w", m.version, classify(err))
+		}
+		applied = append(applied, m.version)
+	}
+	return applied, nil
+}
+
+// SQL run by the writer.
+const (
+	sqlHead = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`
+
+	sqlByKey = `SELECT ` + eventColumns + ` FROM audit_events WHERE tenant = ? AND idempotency_key = ?`
+
+	sqlInsert = `INSERT INTO audit_events (seq, id, tenant, action, actor_type, actor_id, actor_name,
+		resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key,
+		occurred_at, recorded_at, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+	sqlBumpCount = `INSERT INTO audit_counts (tenant, kind, key, n) VALUES (?, ?, ?, ?)
+		ON CONFLICT (tenant, kind, key) DO UPDATE SET n = n + excluded.n`
+
+	sqlBumpAction = `INSERT INTO audit_actions (tenant, action, n) VALUES (?, ?, ?)
+		ON CONFLICT (tenant, action) DO UPDATE SET n = n + excluded.n
+		RETURNING n`
+
+	sqlAddTerm = `INSERT OR IGNORE INTO audit_action_terms (tenant, term, action, seg) VALUES (?, ?, ?, ?)`
+)
+
+type writeStmts struct {
+	head, byKey, insert, bumpCount, bumpAction, addTerm *sqlx.Stmt
+}
+
+type preparer interface {
+	PreparexContext(ctx context.Context, query string) (*sqlx.Stmt, error)
+}
+
+func prepareWrite(ctx context.Context, p preparer) (*writeStmts, error) {
+	w := &writeStmts{}
+	for _, x := range []struct {
+		dst **sqlx.Stmt
+		sql string
+	}{
+		{&w.head, sqlHead}, {&w.byKey, sqlByKey}, {&w.insert, sqlInsert},
+		{&w.bumpCount, sqlBumpCount}, {&w.bumpAction, sqlBumpAction}, {&w.addTerm, sqlAddTerm},
+	} {
+		st, err := p.PreparexContext(ctx, x.sql)
+		if err != nil {
+			_ = w.close()
+			return nil, fmt.Errorf("prepare: %w", classify(err))
+		}
+		*x.dst = st
+	}
+	return w, nil
+}
+
+func (w *writeStmts) close() error {
+	var errs []error
+	for _, st := range []*sqlx.Stmt{w.head, w.byKey, w.insert, w.bumpCount, w.bumpAction, w.addTerm} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Append implements Store: one IMMEDIATE transaction on the writer
+// connection.
+func (s *SQLiteStore) Append(ctx context.Context, events []Event) (res []AppendResult, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("audit: append: %w", ErrClosed)
+	}
+	if _, err := s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return nil, fmt.Errorf("audit: append: begin: %w", classify(err))
+	}
+	res, err = s.stmts.append(ctx, events)
+	if err == nil {
+		if _, cerr := s.wconn.ExecContext(ctx, "COMMIT"); cerr != nil {
+			err = fmt.Errorf("commit: %w", classify(cerr))
+		}
+	}
+	if err != nil {
+		_, _ = s.wconn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return nil, fmt.Errorf("audit: append: %w", err)
+	}
+	return res, nil
+}
+
+// AppendTx implements TxStore.
+func (s *SQLiteStore) AppendTx(ctx context.Context, tx *sqlx.Tx, events []Event) ([]AppendResult, error) {
+	// Take the write lock before reading the head, so that a deferred
+	// transaction does not read a head that another writer then moves.
+	if _, err := tx.ExecContext(ctx, `UPDATE audit_counts SET n = n WHERE 0`); err != nil {
+		return nil, fmt.Errorf("audit: append in transaction: %w", classify(err))
+	}
+	w, err := prepareWrite(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: append in transaction: %w", err)
+	}
+	defer w.close()
+	res, err := w.append(ctx, events)
+	if err != nil {
+		return nil, fmt.Errorf("audit: append in transaction: %w", err)
+	}
+	return res, nil
+}
+
+type countKey struct{ tenant, kind, key string }
+
+type actionKey struct{ tenant, action string }
+
+// append writes events inside the current transaction.
+func (w *writeStmts) append(ctx context.Context, events []Event) ([]AppendResult, error) {
+	var head int64
+	var prev []byte
+	if err := w.head.QueryRowxContext(ctx).Scan(&head, &prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read head: %w", classify(err))
+	}
+	now := time.Now().UTC()
+	res := make([]AppendResult, len(events))
+	counts := make(map[countKey]int64)
+	actions := make(map[actionKey]int64)
+	var actionOrder []actionKey
+	seen := make(map[actionKey]int) // tenant+idempotency key -> index in this batch
+	for i, e := range events {
+		if e.IdempotencyKey != "" {
+			k := actionKey{e.Tenant, e.IdempotencyKey}
+			if j, ok := seen[k]; ok {
+				res[i] = res[j]
+				continue
+			}
+			first, err := scanEvent(w.byKey.QueryRowxContext(ctx, e.Tenant, e.IdempotencyKey))
+			switch {
+			case err == nil:
+				res[i] = AppendResult{Event: first}
+				seen[k] = i
+				continue
+			case !errors.Is(err, sql.ErrNoRows):
+				return nil, fmt.Errorf("look up idempotency key: %w", classify(err))
+			}
+		}
+		e.Seq = head + 1
+		e.RecordedAt = now
+		e.PrevHash = prev
+		e.Hash = nil
+		row, err := toRow(e)
+		if err != nil {
+			res[i] = AppendResult{Err: err}
+			continue
+		}
+		if _, err := w.insert.ExecContext(ctx, row.args()...); err != nil {
+			err = classify(err)
+			if isConstraint(err) {
+				res[i] = AppendResult{Err: fmt.Errorf("audit: insert: %w", err)}
+				continue
+			}
+			return nil, fmt.Errorf("insert: %w", err)
+		}
+		head, prev = e.Seq, e.Hash
+		res[i] = AppendResult{Event: e}
+		if e.IdempotencyKey != "" {
+			seen[actionKey{e.Tenant, e.IdempotencyKey}] = i
+		}
+		counts[countKey{e.Tenant, "total", ""}]++
+		counts[countKey{e.Tenant, "actor", e.Actor.ID}]++
+		counts[countKey{e.Tenant, "resource", e.Resource.ID}]++
+		ak := actionKey{e.Tenant, e.Action}
+		if actions[ak] == 0 {
+			actionOrder = append(actionOrder, ak)
+		}
+		actions[ak]++
+	}
+	for k, n := range counts {
+		if _, err := w.bumpCount.ExecContext(ctx, k.tenant, k.kind, k.key, n); err != nil {
+			return nil, fmt.Errorf("update counts: %w", classify(err))
+		}
+	}
+	for _, k := range actionOrder {
+		n := actions[k]
+		var total int64
+		if err := w.bumpAction.QueryRowxContext(ctx, k.tenant, k.action, n).Scan(&total); err != nil {
+			return nil, fmt.Errorf("update action catalogue: %w", classify(err))
+		}
+		if total != n {
+			continue // known action: its terms are there
+		}
+		for seg, term := range actionTerms(k.action) {
+			if _, err := w.addTerm.ExecContext(ctx, k.tenant, term, k.action, seg); err != nil {
+				return nil, fmt.Errorf("update action terms: %w", classify(err))
+			}
+		}
+	}
+	return res, nil
+}
+
+// classify adds sentinels to driver errors.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		if se.Code()&0xff == sqlite3.SQLITE_FULL {
+			return fmt.Errorf("%w: %w", ErrDiskFull, err)
+		}
+	}
+	return err
+}
+
+func isConstraint(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}

@@ -1,0 +1,403 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on event fields.
+const (
+	// MaxActionBytes is the longest action, in bytes.
+	MaxActionBytes = 256
+	// MaxFieldBytes is the longest tenant, idempotency key or Ref field, in
+	// bytes.
+	MaxFieldBytes = 4096
+	// MaxTargets is the most targets one event may name.
+	MaxTargets = 1000
+)
+
+// Redacted replaces the value of every metadata key that names a secret.
+const Redacted = "[REDACTED]"
+
+// DefaultRedactKeys are the key fragments whose values are redacted from
+// metadata by default, at any depth (see WithRedactKeys).
+var DefaultRedactKeys = []string{
+	"password", "passwd", "passphrase", "secret", "token", "authorization",
+	"cookie", "apikey", "privatekey", "credential", "sessionid", "signature",
+}
+
+// Subject is implemented by types that name themselves in the log.
+type Subject interface {
+	AuditRef() Ref
+}
+
+// RefOf turns an actor, resource or target into a Ref, as Track does: nil
+// is the system (the zero Ref); a Ref or *Ref is used as is; a Subject uses
+// AuditRef; a struct or pointer to struct with an exported ID field of
+// string or integer kind becomes Ref{Type: snake_case type name, ID, Name:
+// its string Name field, if any}. Anything else returns an error wrapping
+// ErrInvalidEvent and ErrUnsupportedSubject.
+func RefOf(v any) (Ref, error) {
+	switch s := v.(type) {
+	case nil:
+		return Ref{}, nil
+	case Ref:
+		return s, nil
+	case *Ref:
+		if s == nil {
+			return Ref{}, nil
+		}
+		return *s, nil
+	case Subject:
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+			return Ref{}, nil
+		}
+		return s.AuditRef(), nil
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return Ref{}, nil
+		}
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return Ref{}, fmt.Errorf("%w: %w: %T has no ID", ErrInvalidEvent, ErrUnsupportedSubject, v)
+	}
+	f := rv.FieldByName("ID")
+	sf, ok := rv.Type().FieldByName("ID")
+	if !ok || !f.IsValid() || !sf.IsExported() {
+		return Ref{}, fmt.Errorf("%w: %w: %T has no exported ID field", ErrInvalidEvent, ErrUnsupportedSubject, v)
+	}
+	var id string
+	switch f.Kind() {
+	case reflect.String:
+		id = f.String()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		id = strconv.FormatInt(f.Int(), 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		id = strconv.FormatUint(f.Uint(), 10)
+	default:
+		return Ref{}, fmt.Errorf("%w: %w: %T.ID is a %s, not a string or integer", ErrInvalidEvent, ErrUnsupportedSubject, v, f.Kind())
+	}
+	r := Ref{Type: snakeCase(rv.Type().Name()), ID: id}
+	if nf, ok := rv.Type().FieldByName("Name"); ok && nf.IsExported() && nf.Type.Kind() == reflect.String {
+		r.Name = rv.FieldByName("Name").String()
+	}
+	return r, nil
+}
+
+// snakeCase turns a Go type name into snake_case: "BillingAccount" becomes
+// "billing_account", "HTTPRequest" "http_request".
+func snakeCase(s string) string {
+	if i := strings.IndexByte(s, '['); i >= 0 { // generic instantiation
+		s = s[:i]
+	}
+	rs := []rune(s)
+	var b strings.Builder
+	for i, r := range rs {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				prevLower := unicode.IsLower(rs[i-1]) || unicode.IsDigit(rs[i-1])
+				nextLower := i+1 < len(rs) && unicode.IsLower(rs[i+1])
+				if prevLower || (nextLower && unicode.IsUpper(rs[i-1])) {
+					b.WriteByte('_')
+				}
+			}
+			b.WriteRune(unicode.ToLower(r))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// ValidateAction reports whether action may be recorded: valid UTF-8, 1 to
+// MaxActionBytes bytes, no control characters. The error wraps
+// ErrInvalidEvent.
+func ValidateAction(action string) error {
+	switch {
+	case action == "":
+		return fmt.Errorf("%w: empty action", ErrInvalidEvent)
+	case len(action) > MaxActionBytes:
+		return fmt.Errorf("%w: action is %d bytes, more than %d", ErrInvalidEvent, len(action), MaxActionBytes)
+	case !utf8.ValidString(action):
+		return fmt.Errorf("%w: action is not valid UTF-8", ErrInvalidEvent)
+	}
+	for i, r := range action {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: action has control character %U at byte %d", ErrInvalidEvent, r, i)
+		}
+	}
+	return nil
+}
+
+func checkString(field, s string, max int) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidEvent, field)
+	}
+	if len(s) > max {
+		return fmt.Errorf("%w: %s is %d bytes, more than %d", ErrInvalidEvent, field, len(s), max)
+	}
+	return nil
+}
+
+func checkRef(field string, r Ref) error {
+	for _, f := range [...]struct{ name, v string }{{"type", r.Type}, {"id", r.ID}, {"name", r.Name}} {
+		if err := checkString(field+"."+f.name, f.v, MaxFieldBytes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Earliest and latest times an event may carry: the range of int64 Unix
+// nanoseconds.
+var (
+	minTime = time.Unix(0, -1<<63).UTC()
+	maxTime = time.Unix(0, 1<<63-1).UTC()
+)
+
+// normalize validates e and puts it in the form it is stored in: metadata
+// encoded, redacted and decoded again, times in UTC, outcome defaulted.
+func (o *options) normalize(e Event) (Event, error) {
+	if err := ValidateAction(e.Action); err != nil {
+		return Event{}, err
+	}
+	if err := checkString("tenant", e.Tenant, MaxFieldBytes); err != nil {
+		return Event{}, err
+	}
+	if err := checkString("idempotency key", e.IdempotencyKey, MaxFieldBytes); err != nil {
+		return Event{}, err
+	}
+	if err := checkRef("actor", e.Actor); err != nil {
+		return Event{}, err
+	}
+	if err := checkRef("resource", e.Resource); err != nil {
+		return Event{}, err
+	}
+	if len(e.Targets) > MaxTargets {
+		return Event{}, fmt.Errorf("%w: %d targets, more than %d", ErrInvalidEvent, len(e.Targets), MaxTargets)
+	}
+	for i, t := range e.Targets {
+		if err := checkRef(fmt.Sprintf("targets[%d]", i), t); err != nil {
+			return Event{}, err
+		}
+	}
+	if len(e.Targets) == 0 {
+		e.Targets = nil
+	} else {
+		e.Targets = append([]Ref(nil), e.Targets...)
+	}
+	switch e.Outcome {
+	case "":
+		e.Outcome = OutcomeSuccess
+	case OutcomeSuccess, OutcomeFailure:
+	default:
+		return Event{}, fmt.Errorf("%w: outcome %q is neither %q nor %q", ErrInvalidEvent, e.Outcome, OutcomeSuccess, OutcomeFailure)
+	}
+	if e.OccurredAt.Before(minTime) || e.OccurredAt.After(maxTime) {
+		return Event{}, fmt.Errorf("%w: occurred_at %v is outside the years 1678 to 2262", ErrInvalidEvent, e.OccurredAt)
+	}
+	e.OccurredAt = e.OccurredAt.UTC().Round(0)
+	meta, err := o.encodeMetadata(e.Metadata)
+	if err != nil {
+		return Event{}, err
+	}
+	e.Metadata, err = decodeMetadata(meta)
+	if err != nil {
+		return Event{}, fmt.Errorf("%w: metadata: %w", ErrInvalidEvent, err)
+	}
+	return e, nil
+}
+
+// encodeMetadata returns the JSON stored for m, secrets redacted, or nil
+// when m is empty.
+func (o *options) encodeMetadata(m map[string]any) ([]byte, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	if err := checkUTF8(reflect.ValueOf(m), 0); err != nil {
+		return nil, fmt.Errorf("%w: metadata: %w", ErrInvalidEvent, err)
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: metadata cannot be encoded as JSON: %w", ErrInvalidEvent, err)
+	}
+	if len(o.redactKeys) > 0 {
+		var v any
+		if err := unmarshalNumber(raw, &v); err != nil {
+			return nil, fmt.Errorf("%w: metadata: %w", ErrInvalidEvent, err)
+		}
+		if redact(v, o.redactKeys) {
+			if raw, err = json.Marshal(v); err != nil {
+				return nil, fmt.Errorf("%w: metadata: %w", ErrInvalidEvent, err)
+			}
+		}
+	}
+	if len(raw) > o.maxMetadata {
+		return nil, fmt.Errorf("%w: metadata is %d bytes encoded, more than %d", ErrInvalidEvent, len(raw), o.maxMetadata)
+	}
+	return raw, nil
+}
+
+// decodeMetadata is the inverse of encodeMetadata.
+func decodeMetadata(raw []byte) (map[string]any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var m map[string]any
+	if err := unmarshalNumber(raw, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func unmarshalNumber(raw []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	return d.Decode(v)
+}
+
+var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+
+// checkUTF8 rejects invalid UTF-8 anywhere in v before encoding/json would
+// silently replace it with U+FFFD.
+func checkUTF8(v reflect.Value, depth int) error {
+	if depth > 64 {
+		return nil // encoding/json reports cycles and depth itself
+	}
+	if !v.IsValid() {
+		return nil
+	}
+	if v.Type().Implements(jsonMarshaler) && (v.Kind() != reflect.Pointer || !v.IsNil()) {
+		if m, ok := v.Interface().(json.Marshaler); ok {
+			b, err := m.MarshalJSON()
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(b) {
+				return fmt.Errorf("a %s encodes to invalid UTF-8", v.Type())
+			}
+		}
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.String:
+		if !utf8.ValidString(v.String()) {
+			return fmt.Errorf("a string is not valid UTF-8")
+		}
+	case reflect.Interface, reflect.Pointer:
+		return checkUTF8(v.Elem(), depth+1)
+	case reflect.Map:
+		it := v.MapRange()
+		for it.Next() {
+			if err := checkUTF8(it.Key(), depth+1); err != nil {
+				return err
+			}
+			if err := checkUTF8(it.Value(), depth+1); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+			return nil // []byte is base64-encoded
+		}
+		for i := range v.Len() {
+			if err := checkUTF8(v.Index(i), depth+1); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				if err := checkUTF8(v.Field(i), depth+1); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// redact replaces, in place, the value of every object key that names a
+// secret, at any depth. It reports whether it replaced anything.
+func redact(v any, keys []string) bool {
+	changed := false
+	switch t := v.(type) {
+	case map[string]any:
+		for k, val := range t {
+			if isSecretKey(k, keys) {
+				if val != Redacted {
+					t[k] = Redacted
+					changed = true
+				}
+				continue
+			}
+			if redact(val, keys) {
+				changed = true
+			}
+		}
+	case []any:
+		for _, val := range t {
+			if redact(val, keys) {
+				changed = true
+			}
+		}
+	}
+	return changed
+}
+
+func normalizeKey(k string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '_', '-', '.', ' ':
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, k)
+}
+
+func normalizeKeys(keys []string) []string {
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if n := normalizeKey(k); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func isSecretKey(k string, keys []string) bool {
+	n := normalizeKey(k)
+	for _, s := range keys {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// newID returns a 26-character, URL-safe, lower-case identifier: 48 bits of
+// milliseconds since the epoch, so that new ids land at the end of the id
+// index, and 80 random bits.
+func newID() string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)
+	if _, err := rand.Read(b[6:]); err != nil {
+		panic("audit: crypto/rand failed: " + err.Error())
+	}
+	return idEncoding.EncodeToString(b[:])
+}
