@@ -1,0 +1,375 @@
+package audit_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+
+	"github.com/trailkit/audit"
+	"github.com/trailkit/audit/audittest"
+)
+
+// setup opens a log in a new file and closes it when the test ends.
+func setup(t *testing.T, opts ...audit.Option) (*audit.Logger, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	l, err := audit.Open(t.Context(), path, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, l.Close()) })
+	return l, path
+}
+
+func TestSQLiteConformance(t *testing.T) {
+	t.Parallel()
+	audittest.Run(t, func(t *testing.T) audit.Store {
+		s, err := audit.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "audit.db"), audit.SQLiteOptions{})
+		require.NoError(t, err)
+		return s
+	})
+}
+
+// openAppDB opens an application's own database, as an application would.
+func openAppDB(t *testing.T, path string) *sqlx.DB {
+	t.Helper()
+	db, err := sqlx.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_txlock=immediate")
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	return db
+}
+
+func TestSQLiteInApplicationDatabaseConformance(t *testing.T) {
+	t.Parallel()
+	audittest.Run(t, func(t *testing.T) audit.Store {
+		db := openAppDB(t, filepath.Join(t.TempDir(), "app.db"))
+		_, err := db.Exec(`CREATE TABLE projects (id INTEGER PRIMARY KEY, name TEXT)`)
+		require.NoError(t, err)
+		s, err := audit.NewSQLiteStore(context.Background(), db)
+		require.NoError(t, err)
+		return s
+	})
+}
+
+func TestOpenConfiguresAndMigrates(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	db := openAppDB(t, path)
+	_, err := db.Exec(`PRAGMA user_version = 42`)
+	require.NoError(t, err)
+
+	l, err := audit.Open(ctx, path)
+	require.NoError(t, err)
+	s := l.Store().(*audit.SQLiteStore)
+	require.Equal(t, []int{1}, s.Migrated())
+	_, err = l.Track(ctx, nil, "first.event", nil)
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+
+	var mode string
+	require.NoError(t, db.Get(&mode, `PRAGMA journal_mode`))
+	require.Equal(t, "wal", mode)
+	var userVersion int
+	require.NoError(t, db.Get(&userVersion, `PRAGMA user_version`))
+	require.Equal(t, 42, userVersion, "the application's user_version is its own")
+	var versions []int
+	require.NoError(t, db.Select(&versions, `SELECT version FROM audit_schema_migrations`))
+	require.Equal(t, []int{1}, versions)
+
+	// Reopening applies nothing and keeps the data.
+	l, err = audit.Open(ctx, path)
+	require.NoError(t, err)
+	require.Empty(t, l.Store().(*audit.SQLiteStore).Migrated())
+	p, err := l.Recent(ctx, audit.Query{})
+	require.NoError(t, err)
+	require.Equal(t, 1, p.TotalCount)
+	require.NoError(t, l.Close())
+
+	// Paths with URI characters work.
+	odd := filepath.Join(t.TempDir(), "a?b#c%d e.db")
+	l, err = audit.Open(ctx, odd)
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+	_, err = os.Stat(odd)
+	require.NoError(t, err)
+
+	for _, bad := range []string{"", ":memory:", "file:x.db"} {
+		_, err := audit.Open(ctx, bad)
+		require.Error(t, err, bad)
+	}
+	_, err = audit.Open(ctx, filepath.Join(t.TempDir(), "missing-dir", "x.db"))
+	require.Error(t, err)
+}
+
+func TestAppendOnly(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	l, path := setup(t)
+	e, err := l.Track(ctx, audit.Ref{Type: "user", ID: "1"}, "doc.created", nil)
+	require.NoError(t, err)
+	db := openAppDB(t, path)
+	for _, stmt := range []string{
+		`UPDATE audit_events SET action = 'doc.deleted'`,
+		`UPDATE audit_events SET metadata = '{}' WHERE seq = 1`,
+		`DELETE FROM audit_events`,
+		`DELETE FROM audit_events WHERE seq = 1`,
+		`INSERT OR REPLACE INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (1, 'x', 'forged', 0, 0)`,
+		`REPLACE INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (2, '` + e.ID + `', 'forged', 0, 0)`,
+		`INSERT INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (1, 'y', 'forged', 0, 0)
+		 ON CONFLICT (seq) DO UPDATE SET action = 'forged'`,
+	} {
+		_, err := db.ExecContext(ctx, stmt)
+		require.ErrorContains(t, err, "append-only", stmt)
+	}
+	got, err := l.Get(ctx, e.ID)
+	require.NoError(t, err)
+	require.Equal(t, e.Action, got.Action)
+	var n int
+	require.NoError(t, db.Get(&n, `SELECT count(*) FROM audit_events`))
+	require.Equal(t, 1, n)
+}
+
+// TestSQLiteShell checks the triggers from the sqlite3 command-line shell,
+// the tool someone with the file would reach for.
+func TestSQLiteShell(t *testing.T) {
+	t.Parallel()
+	shell, err := exec.LookPath("sqlite3")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("sqlite3 shell not installed (.ci/run installs it)")
+		}
+		t.Skip("sqlite3 shell not installed")
+	}
+	ctx := t.Context()
+	l, path := setup(t)
+	e, err := l.Track(ctx, nil, "shell.tested", nil, audit.WithMeta("k", "v"))
+	require.NoError(t, err)
+	for _, stmt := range []string{
+		`UPDATE audit_events SET action = 'x';`,
+		`DELETE FROM audit_events;`,
+		`INSERT OR REPLACE INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (1, 'x', 'forged', 0, 0);`,
+	} {
+		out, err := exec.CommandContext(ctx, shell, "-bail", path, stmt).CombinedOutput()
+		require.Error(t, err, stmt)
+		require.Contains(t, string(out), "append-only", stmt)
+	}
+	out, err := exec.CommandContext(ctx, shell, path, `SELECT seq, id, action, actor_id FROM audit_events;`).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Equal(t, fmt.Sprintf("1|%s|shell.tested|\n", e.ID), string(out))
+	out, err = exec.CommandContext(ctx, shell, path, `SELECT action, occurred_at LIKE '____-__-__T__:__:__.___Z' FROM audit_events_view;`).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Equal(t, "shell.tested|1\n", string(out))
+}
+
+func TestSecretsNeverReachDisk(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	l, err := audit.Open(ctx, path)
+	require.NoError(t, err)
+	_, err = l.Track(ctx, nil, "user.login", nil, audit.WithMetadata(map[string]any{
+		"password": "hunter2-secret-value",
+		"request":  map[string]any{"headers": map[string]any{"Authorization": "Bearer tok-AAAA-BBBB"}},
+		"visible":  "plain-visible-value",
+	}))
+	require.NoError(t, err)
+	// Look at the bytes while the WAL still holds them, and after the
+	// checkpoint on close.
+	check := func() {
+		var all []byte
+		for _, suffix := range []string{"", "-wal"} {
+			b, err := os.ReadFile(path + suffix)
+			if err == nil {
+				all = append(all, b...)
+			}
+		}
+		require.True(t, bytes.Contains(all, []byte("plain-visible-value")), "the test must see what is written")
+		require.False(t, bytes.Contains(all, []byte("hunter2-secret-value")))
+		require.False(t, bytes.Contains(all, []byte("tok-AAAA-BBBB")))
+	}
+	check()
+	require.NoError(t, l.Close())
+	check()
+}
+
+func TestTrackTx(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openAppDB(t, filepath.Join(t.TempDir(), "app.db"))
+	_, err := db.Exec(`CREATE TABLE projects (id INTEGER PRIMARY KEY, name TEXT NOT NULL)`)
+	require.NoError(t, err)
+	store, err := audit.NewSQLiteStore(ctx, db)
+	require.NoError(t, err)
+	l, err := audit.New(store)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, l.Close()) })
+
+	// Committed with the application's own write.
+	tx, err := db.BeginTxx(ctx, nil)
+	require.NoError(t, err)
+	_, err = tx.Exec(`INSERT INTO projects (id, name) VALUES (1, 'Apollo')`)
+	require.NoError(t, err)
+	e, err := l.TrackTx(ctx, tx, audit.Ref{Type: "user", ID: "1"}, "project.created", audit.Ref{Type: "project", ID: "1"})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), e.Seq)
+	require.NoError(t, tx.Commit())
+	got, err := l.Get(ctx, e.ID)
+	require.NoError(t, err)
+	require.Equal(t, "project.created", got.Action)
+
+	// Rolled back with it: no event, no count, no catalogue entry.
+	tx, err = db.BeginTxx(ctx, nil)
+	require.NoError(t, err)
+	_, err = tx.Exec(`INSERT INTO projects (id, name) VALUES (2, 'Gemini')`)
+	require.NoError(t, err)
+	rb, err := l.WithTenant("t").TrackTx(ctx, tx, nil, "project.rolled_back", audit.Ref{Type: "project", ID: "2"})
+	require.NoError(t, err)
+	require.NoError(t, tx.Rollback())
+	_, err = l.WithTenant("t").Get(ctx, rb.ID)
+	require.ErrorIs(t, err, audit.ErrNotFound)
+	acts, err := l.WithTenant("t").Actions(ctx, "", 10)
+	require.NoError(t, err)
+	require.Empty(t, acts)
+
+	// Mixed with the logger's own writer, Seq stays gapless.
+	e2, err := l.Track(ctx, nil, "after.tx", nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), e2.Seq)
+
+	// Invalid events and idempotency behave as with Track.
+	tx, err = db.BeginTxx(ctx, nil)
+	require.NoError(t, err)
+	_, err = l.TrackTx(ctx, tx, nil, "", nil)
+	require.ErrorIs(t, err, audit.ErrInvalidEvent)
+	k1, err := l.TrackTx(ctx, tx, nil, "keyed", nil, audit.WithIdempotencyKey("k"))
+	require.NoError(t, err)
+	k2, err := l.TrackTx(ctx, tx, nil, "keyed", nil, audit.WithIdempotencyKey("k"))
+	require.NoError(t, err)
+	require.Equal(t, k1.ID, k2.ID)
+	require.NoError(t, tx.Commit())
+	p, err := l.Recent(ctx, audit.Query{})
+	require.NoError(t, err)
+	require.Equal(t, 3, p.TotalCount)
+}
+
+func TestDefaultLogger(t *testing.T) {
+	// Not parallel: it sets the package default.
+	ctx := t.Context()
+	prev := audit.Default()
+	t.Cleanup(func() { audit.SetDefault(prev) })
+	audit.SetDefault(nil)
+	_, err := audit.Track(ctx, nil, "no.default", nil)
+	require.ErrorIs(t, err, audit.ErrNoDefault)
+	l, _ := setup(t)
+	audit.SetDefault(l)
+	require.Same(t, l, audit.Default())
+	e, err := audit.Track(ctx, nil, "via.default", nil)
+	require.NoError(t, err)
+	got, err := l.Get(ctx, e.ID)
+	require.NoError(t, err)
+	require.Equal(t, "via.default", got.Action)
+	e, err = audit.Record(ctx, audit.Event{Action: "via.default.record"})
+	require.NoError(t, err)
+	require.Equal(t, int64(2), e.Seq)
+}
+
+// TestKillNine kills a writing process at random moments, round after
+// round: every event whose id the child printed after Track returned must be
+// in the file afterwards.
+func TestKillNine(t *testing.T) {
+	if path := os.Getenv("AUDIT_KILL_CHILD_DB"); path != "" {
+		killChild(path)
+		return
+	}
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	rounds := 8
+	if testing.Short() {
+		rounds = 3
+	}
+	var acked []string
+	for round := range rounds {
+		acked = append(acked, killRound(t, path, round)...)
+	}
+	require.NotEmpty(t, acked)
+	l, err := audit.Open(t.Context(), path)
+	require.NoError(t, err)
+	defer l.Close()
+	for _, id := range acked {
+		_, err := l.Get(t.Context(), id)
+		require.NoError(t, err, "acknowledged event %s lost", id)
+	}
+	var ok string
+	require.NoError(t, l.Store().(*audit.SQLiteStore).DB().Get(&ok, `PRAGMA integrity_check`))
+	require.Equal(t, "ok", ok)
+	p, err := l.Recent(t.Context(), audit.Query{PerPage: 1})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, p.TotalCount, len(acked))
+	require.Equal(t, int64(p.TotalCount), p.Entries[0].Seq, "seq stays gapless across crashes")
+	t.Logf("%d rounds, %d acknowledged events, %d stored", rounds, len(acked), p.TotalCount)
+}
+
+func killRound(t *testing.T, path string, round int) []string {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKillNine$")
+	cmd.Env = append(os.Environ(), "AUDIT_KILL_CHILD_DB="+path)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	var ids []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if id, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
+				ids = append(ids, id)
+			}
+		}
+	}()
+	time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL), "round %d", round)
+	<-done
+	_ = cmd.Wait()
+	return ids
+}
+
+// killChild writes until it is killed, printing each id once Track returns.
+func killChild(path string) {
+	ctx := context.Background()
+	l, err := audit.Open(ctx, path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(1)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				e, err := l.Track(ctx, audit.Ref{Type: "worker", ID: fmt.Sprint(w)}, "crash.test", nil,
+					audit.WithMeta("i", i))
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "child:", err)
+					os.Exit(1)
+				}
+				mu.Lock()
+				fmt.Fprintf(os.Stdout, "acked %s\n", e.ID)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+}
