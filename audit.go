@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -125,6 +126,8 @@ type core struct {
 
 	listenMu  sync.Mutex
 	listeners map[*Listener]struct{}
+
+	checkpoints *checkpointer // nil without WithCheckpointFile; used by the writer only
 }
 
 type writeRequest struct {
@@ -138,6 +141,7 @@ type writeRequest struct {
 // read-only connections; see SQLiteOptions for the knobs.
 func Open(ctx context.Context, path string, opts ...Option) (*Logger, error) {
 	o := buildOptions(opts)
+	o.dbPath = path
 	store, err := OpenSQLite(ctx, path, o.sqlite)
 	if err != nil {
 		return nil, err
@@ -174,6 +178,16 @@ func newLogger(store Store, o options) (*Logger, error) {
 		opts:  o,
 		queue: make(chan *writeRequest, o.maxBatch),
 		done:  make(chan struct{}),
+	}
+	if o.cpEnabled {
+		path := o.cpFile
+		if path == "" {
+			if o.dbPath == "" {
+				return nil, fmt.Errorf("audit: WithCheckpointFile needs a path with New")
+			}
+			path = o.dbPath + ".checkpoints"
+		}
+		c.checkpoints = &checkpointer{path: path, every: o.cpEvery, interval: o.cpInterval, lastTime: time.Now()}
 	}
 	go c.writer()
 	return &Logger{c: c}, nil
@@ -334,7 +348,27 @@ func (c *core) writer() {
 	defer close(c.done)
 	batch := make([]*writeRequest, 0, c.opts.maxBatch)
 	events := make([]Event, 0, c.opts.maxBatch)
-	for first := range c.queue {
+	var tick <-chan time.Time
+	if c.checkpoints != nil && c.checkpoints.interval > 0 {
+		t := time.NewTicker(c.checkpoints.interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	var head int64
+	var hash []byte
+	for {
+		var first *writeRequest
+		select {
+		case r, ok := <-c.queue:
+			if !ok {
+				c.checkpointHead(true)
+				return
+			}
+			first = r
+		case <-tick:
+			c.checkpointHead(false)
+			continue
+		}
 		batch = append(batch[:0], first)
 	drain:
 		for len(batch) < c.opts.maxBatch {
@@ -359,11 +393,31 @@ func (c *core) writer() {
 				r.done <- AppendResult{Err: err}
 			case i < len(res):
 				r.done <- res[i]
+				if res[i].Err == nil && res[i].Event.Seq > head {
+					head, hash = res[i].Event.Seq, res[i].Event.Hash
+				}
 			default:
 				r.done <- AppendResult{Err: fmt.Errorf("audit: store returned %d results for %d events", len(res), len(events))}
 			}
 		}
+		if c.checkpoints != nil && err == nil {
+			c.checkpointAfter(head, hash, false)
+		}
 	}
+}
+
+// checkpointHead writes a checkpoint of the store's current head, if one
+// is due (or forced).
+func (c *core) checkpointHead(force bool) {
+	if c.checkpoints == nil {
+		return
+	}
+	seq, hash, err := c.store.Head(context.Background())
+	if err != nil {
+		c.opts.errorHandler(nil, fmt.Errorf("audit: checkpoint: %w", err))
+		return
+	}
+	c.checkpointAfter(seq, hash, force)
 }
 
 // lifecycle publishes an event about the logger itself on the configured
@@ -507,6 +561,14 @@ type options struct {
 	bus          *Bus
 	workers      int
 	errorHandler func(*Message, error)
+
+	dbPath        string
+	checkpointKey ed25519.PrivateKey
+	checkpointPub ed25519.PublicKey
+	cpFile        string
+	cpEvery       int64
+	cpInterval    time.Duration
+	cpEnabled     bool
 }
 
 func buildOptions(opts []Option) options {
@@ -568,6 +630,29 @@ func WithMaxMetadataBytes(n int) Option {
 // keys turns redaction off.
 func WithRedactKeys(keys ...string) Option {
 	return func(o *options) { o.redactKeys = append([]string{}, keys...) }
+}
+
+// WithCheckpointKey signs checkpoints (Logger.Checkpoint and the
+// checkpoint file) with key, and makes Verify check checkpoint signatures
+// against its public key.
+func WithCheckpointKey(key ed25519.PrivateKey) Option {
+	return func(o *options) {
+		o.checkpointKey = key
+		if key != nil {
+			o.checkpointPub = key.Public().(ed25519.PublicKey)
+		}
+	}
+}
+
+// WithCheckpointFile appends a checkpoint line to path after every
+// `every` events or `interval` time, whichever comes first (zero turns
+// either off), and once more on Close. With Open, an empty path means the
+// database path with ".checkpoints" appended. Copy the file somewhere the
+// database's writers cannot reach; read it with ReadCheckpoints.
+func WithCheckpointFile(path string, every int64, interval time.Duration) Option {
+	return func(o *options) {
+		o.cpFile, o.cpEvery, o.cpInterval, o.cpEnabled = path, every, interval, true
+	}
 }
 
 // WithBus publishes the logger's own lifecycle events (LifecycleTopic) on

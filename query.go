@@ -282,7 +282,8 @@ func (r *row) args() []any {
 		r.IdempotencyKey, r.OccurredAt, r.RecordedAt, r.PrevHash, r.Hash}
 }
 
-func toRow(e Event) (row, error) {
+// toRow maps e to its columns; meta is its canonical metadata.
+func toRow(e Event, meta []byte) (row, error) {
 	r := row{
 		Seq: e.Seq, ID: e.ID, Tenant: e.Tenant, Action: e.Action,
 		ActorType: e.Actor.Type, ActorID: e.Actor.ID, ActorName: e.Actor.Name,
@@ -297,12 +298,8 @@ func toRow(e Event) (row, error) {
 		}
 		r.Targets = sql.NullString{String: string(b), Valid: true}
 	}
-	if len(e.Metadata) > 0 {
-		b, err := json.Marshal(e.Metadata)
-		if err != nil {
-			return row{}, fmt.Errorf("%w: metadata: %w", ErrInvalidEvent, err)
-		}
-		r.Metadata = sql.NullString{String: string(b), Valid: true}
+	if len(meta) > 0 {
+		r.Metadata = sql.NullString{String: string(meta), Valid: true}
 	}
 	if e.IdempotencyKey != "" {
 		r.IdempotencyKey = sql.NullString{String: e.IdempotencyKey, Valid: true}

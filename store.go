@@ -40,6 +40,14 @@ type Store interface {
 	// and the exact number of events matching f (ignoring before, offset
 	// and limit), read from the same snapshot.
 	List(ctx context.Context, f Filter, before int64, offset, limit int) ([]Event, int64, error)
+	// Head returns the Seq and Hash of the newest event, or 0 and nil for an
+	// empty log.
+	Head(ctx context.Context) (seq int64, hash []byte, err error)
+	// ReadChain returns up to limit events with Seq > after, in Seq order,
+	// across all tenants, as stored. An event that cannot be decoded is
+	// returned with its Seq, PrevHash and Hash and the reason in Err, so
+	// that Verify can report it.
+	ReadChain(ctx context.Context, after int64, limit int) ([]ChainEntry, error)
 	// Actions returns the distinct actions of tenant that start with prefix
 	// (compared lower-cased), most frequent first, with their counts.
 	Actions(ctx context.Context, tenant, prefix string, limit int) ([]ActionCount, error)
@@ -62,6 +70,12 @@ type AppendResult struct {
 	Event Event
 	// Err concerns this event only.
 	Err error
+}
+
+// ChainEntry is one event of ReadChain.
+type ChainEntry struct {
+	Event Event
+	Err   error
 }
 
 // Durability says what a commit survives.
@@ -87,6 +101,10 @@ type SQLiteOptions struct {
 	// Readers is the size of the read-only connection pool (default 4, at
 	// least the number of CPUs).
 	Readers int
+	// MaxBytes caps the size of the database file (0: no cap beyond the
+	// disk's). A write that would grow it past the cap fails with
+	// ErrDiskFull and stores nothing, exactly as a full disk does.
+	MaxBytes int64
 }
 
 //go:embed schema.sql
@@ -156,6 +174,12 @@ func OpenSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore
 		return nil, fmt.Errorf("audit: open %s: readers: %w", path, classify(err))
 	}
 	s.writer, s.readers, s.own = writer, readers, true
+	if o.MaxBytes > 0 {
+		if err := s.SetMaxBytes(ctx, o.MaxBytes); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -190,6 +214,29 @@ func newSQLiteStore(ctx context.Context, wdb, readers *sqlx.DB) (*SQLiteStore, e
 		return nil, err
 	}
 	return s, nil
+}
+
+// SetMaxBytes caps the size of the database file from now on (see
+// SQLiteOptions.MaxBytes); 0 removes the cap. It cannot shrink the cap below
+// the current size.
+func (s *SQLiteStore) SetMaxBytes(ctx context.Context, n int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("audit: set max bytes: %w", ErrClosed)
+	}
+	pages := int64(1<<31 - 2) // SQLite's largest
+	if n > 0 {
+		var size int64
+		if err := s.wconn.GetContext(ctx, &size, `PRAGMA page_size`); err != nil {
+			return fmt.Errorf("audit: set max bytes: %w", classify(err))
+		}
+		pages = max(1, n/size)
+	}
+	if _, err := s.wconn.ExecContext(ctx, `PRAGMA max_page_count = `+strconv.FormatInt(pages, 10)); err != nil {
+		return fmt.Errorf("audit: set max bytes: %w", classify(err))
+	}
+	return nil
 }
 
 // Migrated returns the schema versions this store applied when it opened.
@@ -388,11 +435,17 @@ type actionKey struct{ tenant, action string }
 
 // append writes events inside the current transaction.
 func (w *writeStmts) append(ctx context.Context, events []Event) ([]AppendResult, error) {
+	// The head is read inside the write transaction, never trusted from
+	// memory: another process may have appended since.
 	var head int64
 	var prev []byte
 	if err := w.head.QueryRowxContext(ctx).Scan(&head, &prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("read head: %w", classify(err))
 	}
+	if head == 0 {
+		prev = genesisHash
+	}
+	var buf []byte
 	now := time.Now().UTC()
 	res := make([]AppendResult, len(events))
 	counts := make(map[countKey]int64)
@@ -419,8 +472,13 @@ func (w *writeStmts) append(ctx context.Context, events []Event) ([]AppendResult
 		e.Seq = head + 1
 		e.RecordedAt = now
 		e.PrevHash = prev
-		e.Hash = nil
-		row, err := toRow(e)
+		meta, err := canonicalMetadata(e.Metadata)
+		if err != nil {
+			res[i] = AppendResult{Err: err}
+			continue
+		}
+		e.Hash = chainHash(&buf, prev, e, meta)
+		row, err := toRow(e, meta)
 		if err != nil {
 			res[i] = AppendResult{Err: err}
 			continue
@@ -487,4 +545,45 @@ func classify(err error) error {
 func isConstraint(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}
+
+// Head implements Store.
+func (s *SQLiteStore) Head(ctx context.Context) (int64, []byte, error) {
+	var seq int64
+	var hash []byte
+	err := s.readers.QueryRowxContext(ctx, sqlHead).Scan(&seq, &hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, nil, nil
+	case err != nil:
+		return 0, nil, fmt.Errorf("audit: head: %w", s.readErr(err))
+	}
+	return seq, hash, nil
+}
+
+const sqlReadChain = `SELECT ` + eventColumns + ` FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`
+
+// ReadChain implements Store.
+func (s *SQLiteStore) ReadChain(ctx context.Context, after int64, limit int) ([]ChainEntry, error) {
+	rows, err := s.readers.QueryxContext(ctx, sqlReadChain, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("audit: read chain: %w", s.readErr(err))
+	}
+	defer rows.Close()
+	out := make([]ChainEntry, 0, limit)
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(r.dest()...); err != nil {
+			return nil, fmt.Errorf("audit: read chain: %w", s.readErr(err))
+		}
+		e, err := r.event()
+		if err != nil {
+			e = Event{Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash}
+		}
+		out = append(out, ChainEntry{Event: e, Err: err})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit: read chain: %w", s.readErr(err))
+	}
+	return out, nil
 }

@@ -1,0 +1,322 @@
+package audit_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/trailkit/audit"
+)
+
+// shell runs SQL on the file with the sqlite3 command-line shell, as
+// someone tampering with the file would.
+func shell(t *testing.T, path, sql string) string {
+	t.Helper()
+	bin, err := exec.LookPath("sqlite3")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("sqlite3 shell not installed (.ci/run installs it)")
+		}
+		t.Skip("sqlite3 shell not installed")
+	}
+	out, err := exec.Command(bin, "-bail", path, sql).CombinedOutput()
+	require.NoError(t, err, "%s: %s", sql, out)
+	return strings.TrimSpace(string(out))
+}
+
+const dropTriggers = `DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; DROP TRIGGER audit_events_no_replace;`
+
+// chainLog writes n events across tenants into a new file and closes it.
+func chainLog(t *testing.T, n int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	l, err := audit.Open(t.Context(), path)
+	require.NoError(t, err)
+	for i := 1; i <= n; i++ {
+		_, err := l.WithTenant([]string{"", "acme", "globex"}[i%3]).Track(t.Context(),
+			audit.Ref{Type: "user", ID: fmt.Sprint(i % 4), Name: "U"}, fmt.Sprintf("doc.%d", i%5), audit.Ref{Type: "doc", ID: fmt.Sprint(i)},
+			audit.WithMetadata(map[string]any{"i": i, "b": "x", "a": []any{1, "two"}}),
+			audit.WithTargets(audit.Ref{Type: "t", ID: "1"}))
+		require.NoError(t, err)
+	}
+	require.NoError(t, l.Close())
+	return path
+}
+
+func verify(t *testing.T, path string, cps ...audit.Checkpoint) audit.VerifyReport {
+	t.Helper()
+	l, err := audit.Open(context.Background(), path)
+	require.NoError(t, err)
+	defer l.Close()
+	rep, err := l.Verify(t.Context(), cps...)
+	require.NoError(t, err)
+	return rep
+}
+
+func TestVerifyIntact(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	l, _ := setup(t)
+	rep, err := l.Verify(ctx)
+	require.NoError(t, err)
+	require.Equal(t, audit.VerifyReport{OK: true}, rep, "an empty log verifies")
+	cp0, err := l.Checkpoint(ctx)
+	require.NoError(t, err)
+	require.Zero(t, cp0.Seq)
+
+	var last audit.Event
+	for i := range 300 {
+		last, err = l.WithTenant(fmt.Sprint(i%3)).Track(ctx, nil, "chain.test", nil, audit.WithMeta("i", i))
+		require.NoError(t, err)
+		require.Len(t, last.Hash, audit.HashSize)
+	}
+	first, err := l.WithTenant("0").Get(ctx, mustFirstID(t, l.WithTenant("0")))
+	require.NoError(t, err)
+	require.Equal(t, make([]byte, audit.HashSize), first.PrevHash, "seq 1 chains to 32 zero bytes")
+
+	cp, err := l.Checkpoint(ctx)
+	require.NoError(t, err)
+	require.Equal(t, last.Seq, cp.Seq)
+	require.Equal(t, last.Hash, cp.Hash)
+	rep, err = l.WithTenant("anyone").Verify(ctx, cp0, cp)
+	require.NoError(t, err)
+	require.Equal(t, audit.VerifyReport{Checked: 300, OK: true}, rep)
+
+	// The hash is what ChainHash computes from the event and its
+	// predecessor's hash.
+	h, err := audit.ChainHash(last.PrevHash, last)
+	require.NoError(t, err)
+	require.Equal(t, last.Hash, h)
+}
+
+func mustFirstID(t *testing.T, l *audit.Logger) string {
+	p, err := l.Recent(t.Context(), audit.Query{PerPage: 1000})
+	require.NoError(t, err)
+	for _, e := range p.Entries {
+		if e.Seq == 1 {
+			return e.ID
+		}
+	}
+	t.Fatal("seq 1 not in tenant")
+	return ""
+}
+
+// TestTampering changes the file with the sqlite3 shell, after dropping the
+// triggers, and checks that Verify names the first bad seq.
+func TestTampering(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name     string
+		sql      string
+		firstBad int64
+		reason   string
+	}{
+		{"changed action", `UPDATE audit_events SET action = 'doc.harmless' WHERE seq = 7`, 7, "altered"},
+		{"changed metadata", `UPDATE audit_events SET metadata = '{"a":[1,"two"],"b":"y","i":5}' WHERE seq = 5`, 5, "altered"},
+		{"changed time", `UPDATE audit_events SET occurred_at = occurred_at + 1 WHERE seq = 3`, 3, "altered"},
+		{"changed tenant", `UPDATE audit_events SET tenant = 'acme' WHERE seq = 9`, 9, "altered"},
+		{"changed actor name", `UPDATE audit_events SET actor_name = 'V' WHERE seq = 1`, 1, "altered"},
+		{"changed outcome", `UPDATE audit_events SET outcome = 'failure' WHERE seq = 19`, 19, "altered"},
+		{"changed targets", `UPDATE audit_events SET targets = '[{"type":"t","id":"2"}]' WHERE seq = 11`, 11, "altered"},
+		{"added idempotency key", `UPDATE audit_events SET idempotency_key = 'k' WHERE seq = 13`, 13, "altered"},
+		{"changed id", `UPDATE audit_events SET id = 'other' WHERE seq = 2`, 2, "altered"},
+		{"recomputed-looking hash", `UPDATE audit_events SET hash = randomblob(32) WHERE seq = 4`, 4, "altered"},
+		{"broken link", `UPDATE audit_events SET prev_hash = randomblob(32) WHERE seq = 15`, 15, "broken link"},
+		{"corrupt metadata", `UPDATE audit_events SET metadata = '{not json' WHERE seq = 6`, 6, "unreadable"},
+		{"deleted row", `DELETE FROM audit_events WHERE seq = 12`, 12, "missing"},
+		{"deleted rows", `DELETE FROM audit_events WHERE seq BETWEEN 4 AND 8`, 4, "missing"},
+		{"deleted first row", `DELETE FROM audit_events WHERE seq = 1`, 1, "missing"},
+		{"forged row appended", `INSERT INTO audit_events (seq, id, action, occurred_at, recorded_at, prev_hash, hash)
+			SELECT 21, 'forged', 'doc.forged', occurred_at, recorded_at, hash, randomblob(32) FROM audit_events WHERE seq = 20`, 21, "altered"},
+		{"forged row copied", `INSERT INTO audit_events (seq, id, tenant, action, actor_type, actor_id, actor_name, resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key, occurred_at, recorded_at, prev_hash, hash)
+			SELECT 21, id || 'x', tenant, action, actor_type, actor_id, actor_name, resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key, occurred_at, recorded_at, prev_hash, hash FROM audit_events WHERE seq = 20`, 21, "broken link"},
+		{"reordered rows", `UPDATE audit_events SET seq = 100 WHERE seq = 8; UPDATE audit_events SET seq = 8 WHERE seq = 9; UPDATE audit_events SET seq = 9 WHERE seq = 100`, 8, "broken link"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			path := chainLog(t, 20)
+			require.Equal(t, audit.VerifyReport{Checked: 20, OK: true}, verify(t, path))
+			shell(t, path, dropTriggers+c.sql)
+			rep := verify(t, path)
+			require.False(t, rep.OK, c.name)
+			require.Equal(t, c.firstBad, rep.FirstBad, "%s: %s", c.name, rep.Reason)
+			require.Contains(t, rep.Reason, c.reason)
+			require.Equal(t, c.firstBad-1, rep.Checked)
+		})
+	}
+}
+
+func TestVerifyIgnoresJSONLayout(t *testing.T) {
+	t.Parallel()
+	path := chainLog(t, 5)
+	// Same content, other key order and white space: the canonical encoding
+	// does not change, so nothing was altered.
+	shell(t, path, dropTriggers+`UPDATE audit_events SET metadata = '{ "i" : 2, "b": "x",
+		"a": [ 1, "two" ] }' WHERE seq = 2`)
+	require.Equal(t, audit.VerifyReport{Checked: 5, OK: true}, verify(t, path))
+}
+
+func TestCheckpointCatchesTruncation(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := chainLog(t, 20)
+	l, err := audit.Open(ctx, path)
+	require.NoError(t, err)
+	cp, err := l.Checkpoint(ctx)
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+	require.Equal(t, int64(20), cp.Seq)
+
+	// Deleting the newest rows leaves a chain that verifies on its own...
+	shell(t, path, dropTriggers+`DELETE FROM audit_events WHERE seq > 17`)
+	require.Equal(t, audit.VerifyReport{Checked: 17, OK: true}, verify(t, path))
+	// ... but not against the checkpoint.
+	rep := verify(t, path, cp)
+	require.False(t, rep.OK)
+	require.Equal(t, int64(18), rep.FirstBad)
+	require.Contains(t, rep.Reason, "truncated")
+
+	// Writing new events over the gap (a rewritten tail) is caught too.
+	l, err = audit.Open(ctx, path)
+	require.NoError(t, err)
+	for range 5 {
+		_, err := l.Track(ctx, nil, "doc.rewritten", nil)
+		require.NoError(t, err)
+	}
+	require.NoError(t, l.Close())
+	require.Equal(t, audit.VerifyReport{Checked: 22, OK: true}, verify(t, path))
+	rep = verify(t, path, cp)
+	require.False(t, rep.OK)
+	require.Equal(t, int64(20), rep.FirstBad)
+	require.Contains(t, rep.Reason, "rewritten")
+}
+
+func TestSignedCheckpoints(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pub, priv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	l, _ := setup(t, audit.WithCheckpointKey(priv))
+	for range 3 {
+		_, err := l.Track(ctx, nil, "signed.event", nil)
+		require.NoError(t, err)
+	}
+	cp, err := l.Checkpoint(ctx)
+	require.NoError(t, err)
+	require.True(t, cp.Signed())
+	require.NoError(t, cp.VerifySignature(pub))
+	require.WithinDuration(t, time.Now(), cp.Time, time.Minute)
+
+	// Text round trip.
+	text, err := cp.MarshalText()
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(text), "audit-checkpoint/v1 3 "+hex.EncodeToString(cp.Hash)+" "), string(text))
+	var back audit.Checkpoint
+	require.NoError(t, back.UnmarshalText(text))
+	require.Equal(t, cp.Seq, back.Seq)
+	require.Equal(t, cp.Hash, back.Hash)
+	require.True(t, cp.Time.Equal(back.Time))
+	require.NoError(t, back.VerifySignature(pub))
+	rep, err := l.Verify(ctx, back)
+	require.NoError(t, err)
+	require.True(t, rep.OK)
+
+	// A forged checkpoint does not verify.
+	forged := back
+	forged.Seq = 2
+	require.ErrorIs(t, forged.VerifySignature(pub), audit.ErrInvalidCheckpoint)
+	_, err = l.Verify(ctx, forged)
+	require.ErrorIs(t, err, audit.ErrInvalidCheckpoint)
+	otherPub, _, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	require.ErrorIs(t, back.VerifySignature(otherPub), audit.ErrInvalidCheckpoint)
+	unsigned := audit.Checkpoint{Seq: back.Seq, Hash: back.Hash, Time: back.Time}
+	_, err = l.Verify(ctx, unsigned)
+	require.ErrorIs(t, err, audit.ErrInvalidCheckpoint, "a logger with a key wants signed checkpoints")
+
+	for _, bad := range []string{"", "audit-checkpoint/v1", "audit-checkpoint/v1 x 00 2020-01-01T00:00:00Z",
+		"audit-checkpoint/v1 1 zz 2020-01-01T00:00:00Z", "audit-checkpoint/v1 1 " + strings.Repeat("0", 64) + " yesterday",
+		"other/v1 1 " + strings.Repeat("0", 64) + " 2020-01-01T00:00:00Z"} {
+		var cp audit.Checkpoint
+		require.ErrorIs(t, cp.UnmarshalText([]byte(bad)), audit.ErrInvalidCheckpoint, bad)
+	}
+}
+
+func TestCheckpointFile(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	_, priv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	l, err := audit.Open(ctx, path, audit.WithCheckpointFile("", 10, 0), audit.WithCheckpointKey(priv))
+	require.NoError(t, err)
+	for range 35 {
+		_, err := l.Track(ctx, nil, "file.checkpointed", nil)
+		require.NoError(t, err)
+	}
+	require.NoError(t, l.Close())
+	cps, err := audit.ReadCheckpoints(path + ".checkpoints")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(cps), 4, "every 10 events and once on close")
+	require.Equal(t, int64(35), cps[len(cps)-1].Seq, "the last is the head at Close")
+	for i, cp := range cps {
+		require.True(t, cp.Signed())
+		if i > 0 {
+			require.Greater(t, cp.Seq, cps[i-1].Seq)
+		}
+	}
+	l, err = audit.Open(ctx, path, audit.WithCheckpointKey(priv))
+	require.NoError(t, err)
+	defer l.Close()
+	rep, err := l.Verify(ctx, cps...)
+	require.NoError(t, err)
+	require.Equal(t, audit.VerifyReport{Checked: 35, OK: true}, rep)
+
+	// By time: a checkpoint appears without further writes.
+	path2 := filepath.Join(t.TempDir(), "timed.db")
+	l2, err := audit.Open(ctx, path2, audit.WithCheckpointFile(path2+".cp", 0, 20*time.Millisecond))
+	require.NoError(t, err)
+	defer l2.Close()
+	_, err = l2.Track(ctx, nil, "timed", nil)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		cps, err := audit.ReadCheckpoints(path2 + ".cp")
+		return err == nil && len(cps) > 0 && cps[len(cps)-1].Seq == 1
+	}, 10*time.Second, 10*time.Millisecond)
+}
+
+func TestCanonicalEncoding(t *testing.T) {
+	t.Parallel()
+	l, _ := setup(t)
+	e, err := l.WithTenant("t").Track(t.Context(), audit.Ref{Type: "u", ID: "1", Name: "n"}, "a.b", audit.Ref{ID: "r"},
+		audit.WithTargets(audit.Ref{ID: "x"}, audit.Ref{Type: "y"}), audit.WithMetadata(map[string]any{"z": 1, "a": map[string]any{"q": []any{true, nil, 1.5}}}),
+		audit.WithIdempotencyKey("k"), audit.Failed())
+	require.NoError(t, err)
+	b, err := audit.Canonical(e)
+	require.NoError(t, err)
+	back, err := audit.DecodeCanonical(b)
+	require.NoError(t, err)
+	back.PrevHash, back.Hash = e.PrevHash, e.Hash
+	require.Equal(t, e, back)
+	b2, err := audit.Canonical(back)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(b, b2))
+	require.True(t, bytes.HasPrefix(b, []byte("audit.v1")))
+	// Every prefix is refused.
+	for i := range len(b) {
+		_, err := audit.DecodeCanonical(b[:i])
+		require.Error(t, err, i)
+	}
+	_, err = audit.DecodeCanonical(append(b, 0))
+	require.Error(t, err)
+}
