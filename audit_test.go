@@ -287,7 +287,8 @@ func TestDefaultLogger(t *testing.T) {
 
 // TestKillNine kills a writing process at random moments, round after
 // round: every event whose id the child printed after Track returned must be
-// in the file afterwards.
+// in the file afterwards, the file passes integrity_check and the chain
+// verifies.
 func TestKillNine(t *testing.T) {
 	if path := os.Getenv("AUDIT_KILL_CHILD_DB"); path != "" {
 		killChild(path)
@@ -318,6 +319,9 @@ func TestKillNine(t *testing.T) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, p.TotalCount, len(acked))
 	require.Equal(t, int64(p.TotalCount), p.Entries[0].Seq, "seq stays gapless across crashes")
+	rep, err := l.Verify(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, audit.VerifyReport{Checked: int64(p.TotalCount), OK: true}, rep, "the chain survives every crash")
 	t.Logf("%d rounds, %d acknowledged events, %d stored", rounds, len(acked), p.TotalCount)
 }
 

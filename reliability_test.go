@@ -1,0 +1,260 @@
+package audit_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/trailkit/audit"
+)
+
+// TestMultiProcess runs three processes writing one file at once: no
+// "database is locked", every row present, Seq gapless, the chain intact.
+func TestMultiProcess(t *testing.T) {
+	if path := os.Getenv("AUDIT_MULTI_CHILD_DB"); path != "" {
+		multiChild(path, os.Getenv("AUDIT_MULTI_CHILD_NAME"))
+		return
+	}
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	const procs, each = 3, 400
+	var wg sync.WaitGroup
+	outs := make([]bytes.Buffer, procs)
+	errs := make([]error, procs)
+	for p := range procs {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMultiProcess$")
+		cmd.Env = append(os.Environ(), "AUDIT_MULTI_CHILD_DB="+path, "AUDIT_MULTI_CHILD_NAME="+strconv.Itoa(p),
+			"AUDIT_MULTI_CHILD_EACH="+strconv.Itoa(each))
+		cmd.Stdout, cmd.Stderr = &outs[p], &outs[p]
+		wg.Go(func() { errs[p] = cmd.Run() })
+	}
+	wg.Wait()
+	for p := range procs {
+		require.NoError(t, errs[p], "process %d: %s", p, outs[p].String())
+		require.NotContains(t, outs[p].String(), "locked")
+	}
+	l, err := audit.Open(t.Context(), path)
+	require.NoError(t, err)
+	defer l.Close()
+	p, err := l.Recent(t.Context(), audit.Query{PerPage: 1})
+	require.NoError(t, err)
+	require.Equal(t, procs*each, p.TotalCount)
+	require.Equal(t, int64(procs*each), p.Entries[0].Seq, "gapless")
+	for proc := range procs {
+		q, err := l.Recent(t.Context(), audit.Query{ActorID: strconv.Itoa(proc)})
+		require.NoError(t, err)
+		require.Equal(t, each, q.TotalCount)
+	}
+	rep, err := l.Verify(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, audit.VerifyReport{Checked: procs * each, OK: true}, rep)
+}
+
+func multiChild(path, name string) {
+	ctx := context.Background()
+	each, _ := strconv.Atoi(os.Getenv("AUDIT_MULTI_CHILD_EACH"))
+	l, err := audit.Open(ctx, path)
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(1)
+	}
+	var wg sync.WaitGroup
+	failed := make(chan error, each)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < each; i += 4 {
+				if _, err := l.Track(ctx, audit.Ref{Type: "process", ID: name}, "multi.write", nil, audit.WithMeta("i", i)); err != nil {
+					failed <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(failed)
+	for err := range failed {
+		fmt.Println("track:", err)
+		os.Exit(1)
+	}
+	if err := l.Close(); err != nil {
+		fmt.Println("close:", err)
+		os.Exit(1)
+	}
+}
+
+// TestDiskFull fills the database to its cap: the write fails with
+// ErrDiskFull and stores nothing, the head does not move, earlier events
+// stay readable, and writing works again once there is room.
+func TestDiskFull(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store, err := audit.OpenSQLite(ctx, filepath.Join(t.TempDir(), "audit.db"), audit.SQLiteOptions{MaxBytes: 256 << 10})
+	require.NoError(t, err)
+	l, err := audit.New(store)
+	require.NoError(t, err)
+	defer l.Close()
+	first, err := l.Track(ctx, nil, "fill.first", nil)
+	require.NoError(t, err)
+	blob := strings.Repeat("x", 4000)
+	var full error
+	for i := range 1000 {
+		if _, err := l.Track(ctx, nil, "fill.up", nil, audit.WithMeta("blob", blob), audit.WithMeta("i", i)); err != nil {
+			full = err
+			break
+		}
+	}
+	require.ErrorIs(t, full, audit.ErrDiskFull)
+	require.Contains(t, full.Error(), "full")
+
+	before, err := l.Checkpoint(ctx)
+	require.NoError(t, err)
+	// Concurrent writes in the failing batches all fail, and none lands.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			_, err := l.Track(ctx, nil, "fill.more", nil, audit.WithMeta("blob", blob))
+			require.ErrorIs(t, err, audit.ErrDiskFull)
+		})
+	}
+	wg.Wait()
+	after, err := l.Checkpoint(ctx)
+	require.NoError(t, err)
+	require.Equal(t, before.Seq, after.Seq, "the head does not move")
+	require.Equal(t, before.Hash, after.Hash)
+	p, err := l.Recent(ctx, audit.Query{Action: "fill.more"})
+	require.NoError(t, err)
+	require.Zero(t, p.TotalCount, "nothing partial: not even the counters moved")
+	got, err := l.Get(ctx, first.ID)
+	require.NoError(t, err)
+	require.Equal(t, "fill.first", got.Action)
+
+	// Room again.
+	require.NoError(t, store.SetMaxBytes(ctx, 0))
+	e, err := l.Track(ctx, nil, "fill.after", nil, audit.WithMeta("blob", blob))
+	require.NoError(t, err)
+	require.Equal(t, before.Seq+1, e.Seq)
+	rep, err := l.Verify(ctx)
+	require.NoError(t, err)
+	require.True(t, rep.OK, rep.Reason)
+	require.Equal(t, e.Seq, rep.Checked)
+}
+
+// TestBadFiles: files that cannot hold a log give clear errors from Open or
+// Track, never a panic.
+func TestBadFiles(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+
+	_, err := audit.Open(ctx, dir)
+	require.Error(t, err, "a directory")
+
+	corrupt := filepath.Join(dir, "corrupt.db")
+	junk := make([]byte, 64<<10)
+	_, _ = rand.Read(junk)
+	require.NoError(t, os.WriteFile(corrupt, junk, 0o644))
+	_, err = audit.Open(ctx, corrupt)
+	require.ErrorContains(t, err, "not a database")
+
+	// A valid SQLite file whose header was damaged after the log was written.
+	damaged := chainLog(t, 3)
+	f, err := os.OpenFile(damaged, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte("garbage!garbage!"), 0)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	_, err = audit.Open(ctx, damaged)
+	require.Error(t, err)
+
+	// An application table already called audit_events.
+	clash := filepath.Join(dir, "clash.db")
+	db := openAppDB(t, clash)
+	_, err = db.Exec(`CREATE TABLE audit_events (x INTEGER)`)
+	require.NoError(t, err)
+	_, err = audit.Open(ctx, clash)
+	require.ErrorContains(t, err, "migrate")
+
+	// Removed underneath: writes go on to the open file or fail; no panic.
+	gone := filepath.Join(dir, "gone.db")
+	l, err := audit.Open(ctx, gone)
+	require.NoError(t, err)
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		_ = os.Remove(gone + suffix)
+	}
+	_, _ = l.Track(ctx, nil, "after.remove", nil)
+	_, _ = l.Recent(ctx, audit.Query{})
+	require.NoError(t, l.Close())
+
+	// The store closed underneath the logger.
+	l, err = audit.Open(ctx, filepath.Join(dir, "closed.db"))
+	require.NoError(t, err)
+	require.NoError(t, l.Store().Close())
+	_, err = l.Track(ctx, nil, "after.store.close", nil)
+	require.ErrorIs(t, err, audit.ErrClosed)
+	_, err = l.Recent(ctx, audit.Query{})
+	require.ErrorIs(t, err, audit.ErrClosed)
+	require.NoError(t, l.Close())
+}
+
+// TestReadOnlyFile opens a file the process may not write. Root may write
+// any file, so as root the check runs in a child process as nobody.
+func TestReadOnlyFile(t *testing.T) {
+	if path := os.Getenv("AUDIT_RO_CHILD_DB"); path != "" {
+		l, err := audit.Open(context.Background(), path)
+		if err == nil {
+			_, err = l.Track(context.Background(), nil, "read.only", nil)
+			_ = l.Close()
+		}
+		if err == nil {
+			fmt.Println("no error from a read-only file")
+			os.Exit(1)
+		}
+		fmt.Println("error:", err)
+		return
+	}
+	t.Parallel()
+	dir, err := os.MkdirTemp("", "audit-ro-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	path := filepath.Join(dir, "audit.db")
+	l, err := audit.Open(t.Context(), path)
+	require.NoError(t, err)
+	_, err = l.Track(t.Context(), nil, "written", nil)
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+	require.NoError(t, os.Chmod(path, 0o444))
+	require.NoError(t, os.Chmod(dir, 0o555))
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
+
+	bin := os.Args[0]
+	cmd := exec.Command(bin, "-test.run=^TestReadOnlyFile$")
+	cmd.Env = append(os.Environ(), "AUDIT_RO_CHILD_DB="+path)
+	if os.Geteuid() == 0 {
+		// Copy the test binary where nobody can run it.
+		raw, err := os.ReadFile(bin)
+		require.NoError(t, err)
+		require.NoError(t, os.Chmod(dir, 0o755))
+		bin = filepath.Join(dir, "child.test")
+		require.NoError(t, os.WriteFile(bin, raw, 0o755))
+		require.NoError(t, os.Chmod(dir, 0o555))
+		cmd = exec.Command(bin, "-test.run=^TestReadOnlyFile$")
+		cmd.Env = append(os.Environ(), "AUDIT_RO_CHILD_DB="+path, "HOME="+dir, "GOCACHE=off")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "error:")
+	require.NotContains(t, string(out), "panic")
+	t.Log(strings.TrimSpace(string(out)))
+}
