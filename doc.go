@@ -1,0 +1,66 @@
+// Package audit is an embeddable, in-process audit log with a SQLite store.
+//
+// It records who did what to which resource, keeps those rows append-only
+// and tamper-evident, and answers the questions of an admin page, a
+// typeahead box and a compliance officer:
+//
+//	log, err := audit.Open(ctx, "audit.db")
+//	...
+//	_, err = log.Track(ctx, user, "project.deleted", project)
+//	page, err := log.Recent(ctx, audit.Query{PerPage: 50})
+//	hits, err := log.Search(ctx, "inv", audit.Query{})
+//
+// # Writing
+//
+// Track and Record return only after the event is committed. Concurrent
+// callers share transactions: one writer goroutine takes everything queued,
+// commits it in one IMMEDIATE transaction and then acknowledges each caller
+// (group commit). Validation happens before the queue, so one invalid event
+// never fails its neighbours; an error of the transaction reaches every
+// caller of that batch and nothing of it is stored. TrackTx and RecordTx
+// write inside the caller's own transaction instead.
+//
+// Actors, resources and targets are Refs. Track accepts nil (the system), a
+// Ref, a type with an AuditRef method, or any struct with an exported ID
+// field; see RefOf.
+//
+// # Storage
+//
+// Open uses a SQLite file (modernc.org/sqlite, no cgo) in WAL mode: one
+// writer connection and a pool of read-only readers. The schema (schema.sql)
+// is applied by versioned migrations recorded in audit_schema_migrations.
+// Triggers make audit_events append-only for every connection, the sqlite3
+// shell included. New builds a Logger on any Store; NewSQLiteStore puts the
+// tables in an application's own *sqlx.DB. Every Store passes the
+// conformance suite in package audittest.
+//
+// # Reading
+//
+// Recent, ForAccount and Search return a Page: entries newest first, page
+// numbers, an exact total and an opaque cursor (Page.Next) that continues by
+// keyset and is bound to the query and tenant that made it. The totals of
+// the common shapes come from counters kept in the write transaction, and
+// typeahead (Search, Actions) reads a catalogue of actions kept the same
+// way, so neither scans the log.
+//
+// # Tenants
+//
+// A Logger is scoped to one tenant. Open and New return the one of the
+// default tenant ""; WithTenant(t) returns the view of t, whose writes are
+// stamped with t and whose reads see nothing else.
+//
+// # Integrity
+//
+// Every event carries a SHA-256 hash chained to the previous one over a
+// versioned canonical encoding (see Canonical). Verify walks the chain and
+// names the first event that was changed, removed, forged or reordered;
+// Checkpoint pins the head (signed with Ed25519 when configured) so that a
+// truncated or rewritten tail is caught too. See SECURITY.md for exactly
+// what is and is not guaranteed.
+//
+// # Listening
+//
+// Listen records the messages of a Subscriber, such as the in-process Bus,
+// acknowledging each only after its event is committed and deduplicating
+// redeliveries by idempotency key.
+package audit
