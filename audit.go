@@ -151,9 +151,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Logger, error) {
 		_ = store.Close()
 		return nil, err
 	}
-	l.lifecycle(ctx, "audit.opened", map[string]any{"path": path})
+	l.lifecycle(ctx, "audit.opened", nil)
 	if m := store.Migrated(); len(m) > 0 {
-		l.lifecycle(ctx, "audit.migrated", map[string]any{"path": path, "versions": m})
+		l.lifecycle(ctx, "audit.migrated", map[string]any{"versions": m})
 	}
 	return l, nil
 }
@@ -428,7 +428,7 @@ func (l *Logger) lifecycle(ctx context.Context, action string, meta map[string]a
 	if bus == nil {
 		return
 	}
-	e := Event{Action: action, Resource: Ref{Type: "audit_log"}, Metadata: meta, OccurredAt: time.Now()}
+	e := Event{Action: action, Resource: Ref{Type: "audit_log", ID: l.c.opts.dbPath}, Metadata: meta, OccurredAt: time.Now()}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	if err := bus.Publish(ctx, LifecycleTopic, e); err != nil {

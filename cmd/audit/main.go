@@ -85,6 +85,15 @@ func demo(ctx context.Context, w io.Writer, path string) error {
 	apollo := Project{ID: "prj_7", Name: "Apollo"}
 	base := time.Now().Add(-time.Hour)
 
+	for _, e := range []audit.Event{
+		{Action: "billing.invoice.sent", Resource: audit.Ref{Type: "billing_account", ID: acme.ID, Name: acme.Name}},
+		{Action: "project.archived", Actor: audit.Ref{Type: "user", ID: "2", Name: "Bob"}, Resource: audit.Ref{Type: "project", ID: apollo.ID, Name: apollo.Name}},
+	} {
+		if err := bus.Publish(ctx, "domain", e); err != nil {
+			return err
+		}
+	}
+
 	tracks := []struct {
 		actor    any
 		action   string
@@ -109,15 +118,7 @@ func demo(ctx context.Context, w io.Writer, path string) error {
 			return err
 		}
 	}
-	for _, e := range []audit.Event{
-		{Action: "billing.invoice.sent", Resource: audit.Ref{Type: "billing_account", ID: acme.ID, Name: acme.Name}},
-		{Action: "project.archived", Actor: audit.Ref{Type: "user", ID: "2", Name: "Bob"}, Resource: audit.Ref{Type: "project", ID: apollo.ID, Name: apollo.Name}},
-	} {
-		if err := bus.Publish(ctx, "domain", e); err != nil {
-			return err
-		}
-	}
-	if err := li.Close(); err != nil { // returns once both are recorded
+	if err := li.Close(); err != nil { // returns once what was published is recorded
 		return err
 	}
 
@@ -168,6 +169,16 @@ func demo(ctx context.Context, w io.Writer, path string) error {
 	if _, err := log.Get(ctx, "no-such-id"); !errors.Is(err, audit.ErrNotFound) {
 		return fmt.Errorf("get of a missing id: %v", err)
 	}
+
+	cp, err := log.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	report, err := log.Verify(ctx, cp)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nCheckpoint: %s\nVerify: %+v\n", cp, report)
 	return nil
 }
 
