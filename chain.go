@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,9 @@ import (
 //	id, tenant, action          strings
 //	actor.type, .id, .name      strings
 //	resource.type, .id, .name   strings
-//	len(targets)                uint32, then each target's type, id, name
+//	targets                     string: canonical JSON of the array of
+//	                            {"type","id","name"} objects (empty fields
+//	                            omitted), empty when there are none
 //	outcome                     string
 //	metadata                    string: canonical JSON (keys sorted, no
 //	                            insignificant white space, numbers as
@@ -42,8 +45,8 @@ import (
 //	idempotency key             string
 //	occurred_at, recorded_at    int64 Unix nanoseconds
 //
-// The metadata encoding is independent of map order and of the white space
-// of the stored JSON: it is re-encoded from the decoded value.
+// The JSON encodings are independent of key order and of the white space of
+// the stored JSON: they are re-encoded from the decoded values.
 
 // HashSize is the size of an event hash.
 const HashSize = sha256.Size
@@ -56,14 +59,14 @@ var (
 // Canonical returns the canonical encoding of e (version 1, above), which
 // its hash covers.
 func Canonical(e Event) ([]byte, error) {
-	meta, err := canonicalMetadata(e.Metadata)
+	targets, meta, err := canonicalJSON(e)
 	if err != nil {
 		return nil, err
 	}
-	return appendCanonical(make([]byte, 0, 256+len(meta)), e, meta), nil
+	return appendCanonical(make([]byte, 0, 256+len(targets)+len(meta)), e, targets, meta), nil
 }
 
-func appendCanonical(b []byte, e Event, meta []byte) []byte {
+func appendCanonical(b []byte, e Event, targets, meta []byte) []byte {
 	str := func(s string) {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 		b = append(b, s...)
@@ -76,10 +79,8 @@ func appendCanonical(b []byte, e Event, meta []byte) []byte {
 	str(e.Action)
 	ref(e.Actor)
 	ref(e.Resource)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(e.Targets)))
-	for _, t := range e.Targets {
-		ref(t)
-	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(targets)))
+	b = append(b, targets...)
 	str(e.Outcome)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(meta)))
 	b = append(b, meta...)
@@ -89,18 +90,22 @@ func appendCanonical(b []byte, e Event, meta []byte) []byte {
 	return b
 }
 
-// canonicalMetadata encodes m as canonical JSON: encoding/json sorts map
-// keys and writes no white space; numbers decoded as json.Number keep their
-// text.
-func canonicalMetadata(m map[string]any) ([]byte, error) {
-	if len(m) == 0 {
-		return nil, nil
+// canonicalJSON encodes the targets and the metadata of e as canonical
+// JSON, nil when empty: encoding/json writes struct fields in order, sorts
+// map keys and writes no white space; numbers decoded as json.Number keep
+// their text. These are also the stored forms.
+func canonicalJSON(e Event) (targets, meta []byte, err error) {
+	if len(e.Targets) > 0 {
+		if targets, err = json.Marshal(e.Targets); err != nil {
+			return nil, nil, fmt.Errorf("%w: targets: %w", ErrInvalidEvent, err)
+		}
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("%w: metadata: %w", ErrInvalidEvent, err)
+	if len(e.Metadata) > 0 {
+		if meta, err = json.Marshal(e.Metadata); err != nil {
+			return nil, nil, fmt.Errorf("%w: metadata: %w", ErrInvalidEvent, err)
+		}
 	}
-	return b, nil
+	return targets, meta, nil
 }
 
 // DecodeCanonical is the inverse of Canonical.
@@ -115,12 +120,10 @@ func DecodeCanonical(b []byte) (Event, error) {
 	e.ID, e.Tenant, e.Action = d.str(), d.str(), d.str()
 	e.Actor = Ref{Type: d.str(), ID: d.str(), Name: d.str()}
 	e.Resource = Ref{Type: d.str(), ID: d.str(), Name: d.str()}
-	n := d.u32()
-	if d.err == nil && uint64(n) > uint64(len(d.b))/12 {
-		d.err = errors.New("too many targets")
-	}
-	for i := uint32(0); d.err == nil && i < n; i++ {
-		e.Targets = append(e.Targets, Ref{Type: d.str(), ID: d.str(), Name: d.str()})
+	if targets := d.str(); d.err == nil && targets != "" {
+		if err := json.Unmarshal([]byte(targets), &e.Targets); err != nil || len(e.Targets) == 0 {
+			return Event{}, fmt.Errorf("audit: canonical: targets: %v", err)
+		}
 	}
 	e.Outcome = d.str()
 	if meta := d.str(); d.err == nil && meta != "" {
@@ -180,20 +183,20 @@ func (d *decoder) str() string { return string(d.take(uint64(d.u32()))) }
 // first event): SHA-256(prev || Canonical(e)). A Store calls it when it
 // appends.
 func ChainHash(prev []byte, e Event) ([]byte, error) {
-	meta, err := canonicalMetadata(e.Metadata)
+	targets, meta, err := canonicalJSON(e)
 	if err != nil {
 		return nil, err
 	}
 	var buf []byte
-	return chainHash(&buf, prev, e, meta), nil
+	return chainHash(&buf, prev, e, targets, meta), nil
 }
 
 // chainHash hashes with *buf as scratch space for the encoding.
-func chainHash(buf *[]byte, prev []byte, e Event, meta []byte) []byte {
+func chainHash(buf *[]byte, prev []byte, e Event, targets, meta []byte) []byte {
 	if len(prev) == 0 {
 		prev = genesisHash
 	}
-	*buf = appendCanonical((*buf)[:0], e, meta)
+	*buf = appendCanonical((*buf)[:0], e, targets, meta)
 	h := sha256.New()
 	h.Write(prev)
 	h.Write(*buf)
@@ -215,8 +218,8 @@ type VerifyReport struct {
 	Reason string
 }
 
-// verifyChunk is how many events Verify reads at a time.
-const verifyChunk = 4096
+// verifyChunk is how many events one Verify worker reads at a time.
+const verifyChunk = 8192
 
 // Verify walks the whole hash chain in Seq order, in constant memory, and
 // reports the first event that does not belong: a field changed since it
@@ -230,7 +233,8 @@ const verifyChunk = 4096
 // The chain is global: Verify checks every tenant's events whichever view
 // it is called on. Tampering is reported in the VerifyReport; the error is
 // for failing to read. Events written while Verify runs are checked up to
-// the head Verify saw first.
+// the head Verify saw first. Chunks of the chain are checked in parallel,
+// one per CPU, a bounded number at a time.
 func (l *Logger) Verify(ctx context.Context, against ...Checkpoint) (VerifyReport, error) {
 	if l.c.isClosed() {
 		return VerifyReport{}, fmt.Errorf("audit: verify: %w", ErrClosed)
@@ -240,75 +244,165 @@ func (l *Logger) Verify(ctx context.Context, against ...Checkpoint) (VerifyRepor
 			return VerifyReport{}, err
 		}
 	}
-	head, _, err := l.c.store.Head(ctx)
+	stored, _, err := l.c.store.Head(ctx)
 	if err != nil {
 		return VerifyReport{}, err
 	}
-	pins := make(map[int64]Checkpoint, len(against))
+	head := stored
+	pins := make(map[int64][]byte, len(against))
 	for _, cp := range against {
-		if cp.Seq > head {
-			head = cp.Seq // walk to it, so that the truncation is reported
+		head = max(head, cp.Seq) // walk to it, so that a truncation is reported
+		if cp.Seq > 0 {
+			pins[cp.Seq] = cp.Hash
 		}
-		pins[cp.Seq] = cp
 	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := min(runtime.GOMAXPROCS(0), 8)
+	pending := make(chan chan chunkResult, 2*workers)
+	go func() {
+		defer close(pending)
+		for from := int64(1); from <= head; from += verifyChunk {
+			ch := make(chan chunkResult, 1)
+			select {
+			case pending <- ch:
+			case <-ctx.Done():
+				return
+			}
+			go func(from, to int64) { ch <- l.verifyRange(ctx, from, to, pins) }(from, min(from+verifyChunk-1, head))
+		}
+	}()
+
 	rep := VerifyReport{}
-	bad := func(seq int64, format string, args ...any) (VerifyReport, error) {
-		rep.FirstBad, rep.Reason = seq, fmt.Sprintf(format, args...)
-		return rep, nil
-	}
 	prev := genesisHash
-	var want int64 = 1
-	var buf []byte
-	for want <= head {
-		entries, err := l.c.store.ReadChain(ctx, want-1, verifyChunk)
-		if err != nil {
-			return VerifyReport{}, err
+	for ch := range pending {
+		r := <-ch
+		if r.err != nil {
+			return VerifyReport{}, r.err
 		}
-		if len(entries) == 0 {
-			for _, cp := range against {
-				if cp.Seq >= want {
-					return bad(want, "truncated: the log ends at seq %d, but the checkpoint of %s holds seq %d", want-1, cp.Time.Format(time.RFC3339), cp.Seq)
+		if r.firstPrev != nil && !bytes.Equal(r.firstPrev, prev) {
+			rep.FirstBad, rep.Reason = r.from, fmt.Sprintf("broken link: prev_hash does not match the hash of seq %d", r.from-1)
+			return rep, nil
+		}
+		rep.Checked += r.checked
+		if r.bad != 0 {
+			rep.FirstBad, rep.Reason = r.bad, r.reason
+			if r.bad > stored {
+				for _, cp := range against {
+					if cp.Seq >= r.bad {
+						rep.Reason = fmt.Sprintf("truncated: the log ends at seq %d, but the checkpoint of %s holds seq %d",
+							stored, cp.Time.Format(time.RFC3339), cp.Seq)
+						break
+					}
 				}
 			}
-			return bad(want, "missing: the log ends at seq %d", want-1)
+			return rep, nil
 		}
-		for _, ce := range entries {
-			e := ce.Event
-			switch {
-			case e.Seq != want:
-				if e.Seq < want {
-					return bad(want, "reordered: seq %d follows seq %d", e.Seq, want-1)
-				}
-				return bad(want, "missing: seq %d is absent (next is %d)", want, e.Seq)
-			case ce.Err != nil:
-				return bad(e.Seq, "unreadable: %v", ce.Err)
-			case !bytes.Equal(e.PrevHash, prev):
-				return bad(e.Seq, "broken link: prev_hash does not match the hash of seq %d", want-1)
-			}
-			meta, err := canonicalMetadata(e.Metadata)
-			if err != nil {
-				return bad(e.Seq, "unreadable: %v", err)
-			}
-			sum := chainHash(&buf, prev, e, meta)
-			if !bytes.Equal(sum, e.Hash) {
-				return bad(e.Seq, "altered: the stored hash does not match the event's content")
-			}
-			if cp, ok := pins[e.Seq]; ok && !bytes.Equal(cp.Hash, sum) {
-				return bad(e.Seq, "rewritten: seq %d no longer has the hash of the checkpoint of %s", e.Seq, cp.Time.Format(time.RFC3339))
-			}
-			rep.Checked++
-			prev = e.Hash
-			want++
-			if want > head {
-				break
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return VerifyReport{}, fmt.Errorf("audit: verify: %w", err)
-		}
+		prev = r.lastHash
+	}
+	if err := ctx.Err(); err != nil {
+		return VerifyReport{}, fmt.Errorf("audit: verify: %w", err)
 	}
 	rep.OK = true
 	return rep, nil
+}
+
+// chunkResult is what Verify learns from the events from..to on their own;
+// the link between chunks is checked in order afterwards.
+type chunkResult struct {
+	from      int64
+	firstPrev []byte // prev_hash of the event at from, if it is there
+	lastHash  []byte // hash of the last event checked
+	checked   int64
+	bad       int64
+	reason    string
+	err       error
+}
+
+func (l *Logger) verifyRange(ctx context.Context, from, to int64, pins map[int64][]byte) (r chunkResult) {
+	r.from = from
+	entries, err := l.c.store.ReadChain(ctx, from, to)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	bad := func(seq int64, format string, args ...any) chunkResult {
+		r.bad, r.reason = seq, fmt.Sprintf(format, args...)
+		return r
+	}
+	want := from
+	var buf []byte
+	for i, ce := range entries {
+		e := ce.Event
+		switch {
+		case e.Seq != want:
+			return bad(want, "missing: seq %d is absent", want)
+		case i == 0:
+			r.firstPrev = e.PrevHash
+			if r.firstPrev == nil {
+				r.firstPrev = []byte{}
+			}
+		case !bytes.Equal(e.PrevHash, r.lastHash):
+			return bad(e.Seq, "broken link: prev_hash does not match the hash of seq %d", e.Seq-1)
+		}
+		if ce.Err != nil {
+			return bad(e.Seq, "unreadable: %v", ce.Err)
+		}
+		sum, err := entryHash(&buf, ce)
+		if err != nil {
+			return bad(e.Seq, "unreadable: %v", err)
+		}
+		if !bytes.Equal(sum, e.Hash) {
+			return bad(e.Seq, "altered: the stored hash does not match the event's content")
+		}
+		if pin, ok := pins[e.Seq]; ok && !bytes.Equal(pin, sum) {
+			return bad(e.Seq, "rewritten: seq %d no longer has the hash its checkpoint holds", e.Seq)
+		}
+		r.checked++
+		r.lastHash = e.Hash
+		want++
+	}
+	if want <= to {
+		return bad(want, "missing: seq %d is absent", want)
+	}
+	return r
+}
+
+// entryHash recomputes the hash of a stored event. With the raw JSON of a
+// store it first hashes that as it is (what the store wrote is canonical)
+// and re-encodes it only when that does not match, so that a change of
+// layout alone is not a change.
+func entryHash(buf *[]byte, ce ChainEntry) ([]byte, error) {
+	e := ce.Event
+	if ce.RawTargets == nil && ce.RawMetadata == nil {
+		targets, meta, err := canonicalJSON(e)
+		if err != nil {
+			return nil, err
+		}
+		return chainHash(buf, e.PrevHash, e, targets, meta), nil
+	}
+	sum := chainHash(buf, e.PrevHash, e, ce.RawTargets, ce.RawMetadata)
+	if bytes.Equal(sum, e.Hash) {
+		return sum, nil
+	}
+	if ce.RawTargets != nil {
+		if err := json.Unmarshal(ce.RawTargets, &e.Targets); err != nil {
+			return nil, fmt.Errorf("targets: %w", err)
+		}
+	}
+	if ce.RawMetadata != nil {
+		m, err := decodeMetadata(ce.RawMetadata)
+		if err != nil {
+			return nil, fmt.Errorf("metadata: %w", err)
+		}
+		e.Metadata = m
+	}
+	targets, meta, err := canonicalJSON(e)
+	if err != nil {
+		return nil, err
+	}
+	return chainHash(buf, e.PrevHash, e, targets, meta), nil
 }
 
 // ErrInvalidCheckpoint is returned for a checkpoint that cannot be parsed

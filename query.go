@@ -282,8 +282,8 @@ func (r *row) args() []any {
 		r.IdempotencyKey, r.OccurredAt, r.RecordedAt, r.PrevHash, r.Hash}
 }
 
-// toRow maps e to its columns; meta is its canonical metadata.
-func toRow(e Event, meta []byte) (row, error) {
+// toRow maps e to its columns; targets and meta are its canonical JSON.
+func toRow(e Event, targets, meta []byte) row {
 	r := row{
 		Seq: e.Seq, ID: e.ID, Tenant: e.Tenant, Action: e.Action,
 		ActorType: e.Actor.Type, ActorID: e.Actor.ID, ActorName: e.Actor.Name,
@@ -291,12 +291,8 @@ func toRow(e Event, meta []byte) (row, error) {
 		Outcome: e.Outcome, OccurredAt: e.OccurredAt.UnixNano(), RecordedAt: e.RecordedAt.UnixNano(),
 		PrevHash: e.PrevHash, Hash: e.Hash,
 	}
-	if len(e.Targets) > 0 {
-		b, err := json.Marshal(e.Targets)
-		if err != nil {
-			return row{}, fmt.Errorf("%w: targets: %w", ErrInvalidEvent, err)
-		}
-		r.Targets = sql.NullString{String: string(b), Valid: true}
+	if len(targets) > 0 {
+		r.Targets = sql.NullString{String: string(targets), Valid: true}
 	}
 	if len(meta) > 0 {
 		r.Metadata = sql.NullString{String: string(meta), Valid: true}
@@ -304,7 +300,7 @@ func toRow(e Event, meta []byte) (row, error) {
 	if e.IdempotencyKey != "" {
 		r.IdempotencyKey = sql.NullString{String: e.IdempotencyKey, Valid: true}
 	}
-	return r, nil
+	return r
 }
 
 func (r *row) event() (Event, error) {

@@ -3,9 +3,11 @@ package audit
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -43,11 +45,9 @@ type Store interface {
 	// Head returns the Seq and Hash of the newest event, or 0 and nil for an
 	// empty log.
 	Head(ctx context.Context) (seq int64, hash []byte, err error)
-	// ReadChain returns up to limit events with Seq > after, in Seq order,
-	// across all tenants, as stored. An event that cannot be decoded is
-	// returned with its Seq, PrevHash and Hash and the reason in Err, so
-	// that Verify can report it.
-	ReadChain(ctx context.Context, after int64, limit int) ([]ChainEntry, error)
+	// ReadChain returns the events with from <= Seq <= to, in Seq order,
+	// across all tenants, as stored; see ChainEntry.
+	ReadChain(ctx context.Context, from, to int64) ([]ChainEntry, error)
 	// Actions returns the distinct actions of tenant that start with prefix
 	// (compared lower-cased), most frequent first, with their counts.
 	Actions(ctx context.Context, tenant, prefix string, limit int) ([]ActionCount, error)
@@ -72,10 +72,16 @@ type AppendResult struct {
 	Err error
 }
 
-// ChainEntry is one event of ReadChain.
+// ChainEntry is one event of ReadChain, as stored. A store that can hand
+// out the stored JSON of targets and metadata as it is sets RawTargets and
+// RawMetadata and leaves Event.Targets and Event.Metadata nil, so that Verify
+// decodes them only when it must. An event that cannot be decoded comes
+// with its Seq, PrevHash and Hash and the reason in Err, so that Verify can
+// report it.
 type ChainEntry struct {
-	Event Event
-	Err   error
+	Event                   Event
+	RawTargets, RawMetadata []byte
+	Err                     error
 }
 
 // Durability says what a commit survives.
@@ -472,17 +478,13 @@ func (w *writeStmts) append(ctx context.Context, events []Event) ([]AppendResult
 		e.Seq = head + 1
 		e.RecordedAt = now
 		e.PrevHash = prev
-		meta, err := canonicalMetadata(e.Metadata)
+		targets, meta, err := canonicalJSON(e)
 		if err != nil {
 			res[i] = AppendResult{Err: err}
 			continue
 		}
-		e.Hash = chainHash(&buf, prev, e, meta)
-		row, err := toRow(e, meta)
-		if err != nil {
-			res[i] = AppendResult{Err: err}
-			continue
-		}
+		e.Hash = chainHash(&buf, prev, e, targets, meta)
+		row := toRow(e, targets, meta)
 		if _, err := w.insert.ExecContext(ctx, row.args()...); err != nil {
 			err = classify(err)
 			if isConstraint(err) {
@@ -561,29 +563,83 @@ func (s *SQLiteStore) Head(ctx context.Context) (int64, []byte, error) {
 	return seq, hash, nil
 }
 
-const sqlReadChain = `SELECT ` + eventColumns + ` FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`
+const sqlReadChain = `SELECT ` + eventColumns + ` FROM audit_events WHERE seq BETWEEN ? AND ? ORDER BY seq`
 
-// ReadChain implements Store.
-func (s *SQLiteStore) ReadChain(ctx context.Context, after int64, limit int) ([]ChainEntry, error) {
-	rows, err := s.readers.QueryxContext(ctx, sqlReadChain, after, limit)
+// ReadChain implements Store. It reads through the driver directly: Verify
+// reads every row, and database/sql's per-column conversions would be most
+// of its cost.
+func (s *SQLiteStore) ReadChain(ctx context.Context, from, to int64) ([]ChainEntry, error) {
+	conn, err := s.readers.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: read chain: %w", s.readErr(err))
 	}
-	defer rows.Close()
-	out := make([]ChainEntry, 0, limit)
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(r.dest()...); err != nil {
-			return nil, fmt.Errorf("audit: read chain: %w", s.readErr(err))
+	defer conn.Close()
+	out := make([]ChainEntry, 0, max(0, min(to-from+1, 1<<16)))
+	err = conn.Raw(func(dc any) error {
+		q, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("driver %T cannot query", dc)
 		}
-		e, err := r.event()
+		rows, err := q.QueryContext(ctx, sqlReadChain, []driver.NamedValue{{Ordinal: 1, Value: from}, {Ordinal: 2, Value: to}})
 		if err != nil {
-			e = Event{Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash}
+			return err
 		}
-		out = append(out, ChainEntry{Event: e, Err: err})
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		v := make([]driver.Value, len(rows.Columns()))
+		for {
+			if err := rows.Next(v); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			out = append(out, chainEntry(v))
+		}
+	})
+	if err != nil {
 		return nil, fmt.Errorf("audit: read chain: %w", s.readErr(err))
 	}
 	return out, nil
+}
+
+// chainEntry maps the driver values of eventColumns.
+func chainEntry(v []driver.Value) ChainEntry {
+	str := func(x driver.Value) string {
+		switch t := x.(type) {
+		case string:
+			return t
+		case []byte:
+			return string(t)
+		}
+		return ""
+	}
+	raw := func(x driver.Value) []byte {
+		switch t := x.(type) {
+		case string:
+			return []byte(t)
+		case []byte:
+			return t
+		}
+		return nil
+	}
+	num := func(x driver.Value) int64 { n, _ := x.(int64); return n }
+	e := Event{
+		Seq: num(v[0]), ID: str(v[1]), Tenant: str(v[2]), Action: str(v[3]),
+		Actor:          Ref{Type: str(v[4]), ID: str(v[5]), Name: str(v[6])},
+		Resource:       Ref{Type: str(v[7]), ID: str(v[8]), Name: str(v[9])},
+		Outcome:        str(v[11]),
+		IdempotencyKey: str(v[13]),
+		OccurredAt:     time.Unix(0, num(v[14])).UTC(),
+		RecordedAt:     time.Unix(0, num(v[15])).UTC(),
+		PrevHash:       raw(v[16]),
+		Hash:           raw(v[17]),
+	}
+	ce := ChainEntry{Event: e, RawTargets: raw(v[10]), RawMetadata: raw(v[12])}
+	for i, want := range [...]bool{0: true, 14: true, 15: true} {
+		if want {
+			if _, ok := v[i].(int64); !ok {
+				ce.Err = fmt.Errorf("column %d is %T, not an integer", i, v[i])
+			}
+		}
+	}
+	return ce
 }
