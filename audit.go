@@ -124,8 +124,9 @@ type core struct {
 	closeErr  error
 	done      chan struct{} // closed when the writer has drained the queue
 
-	listenMu  sync.Mutex
-	listeners map[*Listener]struct{}
+	listenMu        sync.Mutex
+	listeners       map[*Listener]struct{}
+	listenersClosed bool // set by Logger.Close: no new listeners
 
 	checkpoints *checkpointer // nil without WithCheckpointFile; used by the writer only
 }

@@ -121,6 +121,11 @@ func NewBus(opts ...BusOption) *Bus {
 // Publish queues e on topic for every subscription of the topic and
 // returns; it does not wait for the event to be recorded. It waits while a
 // subscription is full; see Bus.
+//
+// The event is shared with the subscriptions: do not modify it, or its
+// Metadata, after Publish. If ctx ends while Publish waits, subscriptions
+// served before keep the message; publishing it again makes a new message
+// id, so give events an IdempotencyKey when a retry must not record twice.
 func (b *Bus) Publish(ctx context.Context, topic string, e Event) error {
 	if topic == "" || topic == AllTopics {
 		return fmt.Errorf("audit: publish: invalid topic %q", topic)
@@ -151,9 +156,9 @@ func (b *Bus) Publish(ctx context.Context, topic string, e Event) error {
 }
 
 // Subscribe implements Subscriber. When ctx is done the subscription takes
-// no new messages, delivers those it holds until each is acknowledged, and
-// then closes the channel; a message Nack'ed after that goes back to the
-// bus's backlog for the next subscription.
+// no new messages, delivers those it holds until each is settled, and then
+// closes the channel; a message Nack'ed after ctx is done goes back to the
+// bus's backlog for the next subscription before the channel closes.
 func (b *Bus) Subscribe(ctx context.Context, topic string) (<-chan *Message, error) {
 	if topic == "" {
 		return nil, fmt.Errorf("audit: subscribe: empty topic")
@@ -286,13 +291,21 @@ func (s *subscription) settled(m *Message, acked bool) {
 	}
 	time.AfterFunc(s.bus.backoff, func() {
 		s.mu.Lock()
-		s.inflight--
 		if s.draining {
+			s.mu.Unlock()
+			// Hand the message back to the bus before it stops counting
+			// as in flight: the channel closes (and Listener.Close
+			// returns) only after that, so the next subscription finds it
+			// in the backlog instead of missing it. (draining never goes
+			// back to false.)
+			s.bus.toBacklog(m)
+			s.mu.Lock()
+			s.inflight--
 			s.broadcast()
 			s.mu.Unlock()
-			s.bus.toBacklog(m)
 			return
 		}
+		s.inflight--
 		s.queue = append([]*Message{NewMessage(m.ID, m.Topic, m.Event)}, s.queue...)
 		s.broadcast()
 		s.mu.Unlock()
@@ -330,19 +343,42 @@ func (l *Logger) Listen(ctx context.Context, sub Subscriber, topics ...string) (
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	li := &Listener{logger: l, cancel: cancel}
+	// One forwarder per topic feeds one pool of workers; work closes when
+	// every subscription's channel has.
+	work := make(chan *Message)
+	for range l.c.opts.workers {
+		li.wg.Add(1)
+		go li.work(work)
+	}
+	var feeding sync.WaitGroup
+	stop := func() {
+		cancel()
+		feeding.Wait()
+		close(work)
+		li.wg.Wait()
+	}
 	for _, topic := range topics {
 		ch, err := sub.Subscribe(lctx, topic)
 		if err != nil {
-			cancel()
-			li.wg.Wait()
+			stop()
 			return nil, fmt.Errorf("audit: listen on %q: %w", topic, err)
 		}
-		for range l.c.opts.workers {
-			li.wg.Add(1)
-			go li.work(ch)
-		}
+		feeding.Go(func() {
+			for m := range ch {
+				work <- m
+			}
+		})
 	}
-	l.c.addListener(li)
+	li.wg.Add(1)
+	go func() { defer li.wg.Done(); feeding.Wait(); close(work) }()
+	// Logger.Close may have closed the log's listeners while we were
+	// subscribing; this one would then outlive it, Nack'ing every message
+	// with ErrClosed forever. Undo it instead.
+	if !l.c.addListener(li) {
+		cancel()
+		li.wg.Wait()
+		return nil, fmt.Errorf("audit: listen: %w", ErrClosed)
+	}
 	return li, nil
 }
 
@@ -385,13 +421,20 @@ func (li *Listener) Close() error {
 	return nil
 }
 
-func (c *core) addListener(li *Listener) {
+// addListener registers li to be closed by Logger.Close. It reports false,
+// registering nothing, once closeListeners has run: c.closed is only set
+// after that, so checking it is not enough.
+func (c *core) addListener(li *Listener) bool {
 	c.listenMu.Lock()
 	defer c.listenMu.Unlock()
+	if c.listenersClosed {
+		return false
+	}
 	if c.listeners == nil {
 		c.listeners = make(map[*Listener]struct{})
 	}
 	c.listeners[li] = struct{}{}
+	return true
 }
 
 func (c *core) removeListener(li *Listener) {
@@ -400,13 +443,15 @@ func (c *core) removeListener(li *Listener) {
 	delete(c.listeners, li)
 }
 
-// closeListeners closes every listener of the log, before the writer stops.
+// closeListeners closes every listener of the log, before the writer stops,
+// and makes addListener refuse new ones.
 func (c *core) closeListeners() {
 	c.listenMu.Lock()
 	ls := make([]*Listener, 0, len(c.listeners))
 	for li := range c.listeners {
 		ls = append(ls, li)
 	}
+	c.listenersClosed = true
 	c.listenMu.Unlock()
 	for _, li := range ls {
 		_ = li.Close()
