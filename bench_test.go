@@ -1,0 +1,261 @@
+package audit_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/trailkit/audit"
+)
+
+// Micro-benchmarks of the write path, cursor walking and typeahead. Every
+// benchmark seeds outside the timer, and each finishes quickly with
+// -benchtime=1x, as CI runs them:
+//
+//	go test -run='^$' -bench=. -benchtime=1x ./...
+//
+// For the whole picture (ceiling and naive baselines, 100k and 1M rows,
+// memory), run go run ./cmd/auditbench.
+
+// benchActions are the actions of the seeded logs, in dot-separated
+// segments.
+var benchActions = []string{
+	"billing.invoice.created", "billing.invoice.paid", "billing.invoice.voided", "billing.payment.failed",
+	"billing.subscription.created", "billing.subscription.cancelled", "billing.plan.changed",
+	"user.login.succeeded", "user.login.failed", "user.password.changed", "user.invited", "user.role.changed",
+	"project.created", "project.deleted", "project.member.added", "project.settings.updated",
+	"document.viewed", "document.shared", "api.key.created", "api.key.revoked",
+}
+
+// benchEvent makes a realistic event: Zipf-distributed actions, actors
+// (100) and accounts (1,000), so that a few are hot, and small metadata.
+type benchGen struct {
+	r                        *rand.Rand
+	actions, actors, account *rand.Zipf
+}
+
+func newBenchGen(seed uint64) *benchGen {
+	r := rand.New(rand.NewPCG(seed, 1))
+	return &benchGen{
+		r:       r,
+		actions: rand.NewZipf(r, 1.1, 2, uint64(len(benchActions)-1)),
+		actors:  rand.NewZipf(r, 1.1, 1, 99),
+		account: rand.NewZipf(r, 1.1, 1, 999),
+	}
+}
+
+func (g *benchGen) event() audit.Event {
+	a, acct := g.actors.Uint64(), g.account.Uint64()
+	return audit.Event{
+		Action:   benchActions[g.actions.Uint64()],
+		Actor:    audit.Ref{Type: "user", ID: fmt.Sprintf("usr_%03d", a), Name: fmt.Sprintf("User %d", a)},
+		Resource: audit.Ref{Type: "account", ID: fmt.Sprintf("acct_%04d", acct), Name: fmt.Sprintf("Account %d", acct)},
+		Metadata: map[string]any{"ip": fmt.Sprintf("10.0.%d.%d", g.r.IntN(256), 1+g.r.IntN(254)), "request_id": g.r.Uint64()},
+	}
+}
+
+// benchOpen opens a new, empty log that is closed when b ends.
+func benchOpen(b *testing.B, opts ...audit.Option) *audit.Logger {
+	b.Helper()
+	l, err := audit.Open(context.Background(), filepath.Join(b.TempDir(), "audit.db"), opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			b.Error(err)
+		}
+	})
+	return l
+}
+
+// benchSeed records n events through Record from many goroutines, which
+// the writer commits in large group commits.
+func benchSeed(b *testing.B, l *audit.Logger, n int) {
+	b.Helper()
+	const workers = 1024
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := newBenchGen(uint64(w))
+			for next.Add(1) <= int64(n) {
+				if _, err := l.Record(context.Background(), g.event()); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkTrack is one caller: every call waits for its own commit.
+func BenchmarkTrack(b *testing.B) {
+	l := benchOpen(b)
+	g := newBenchGen(1)
+	ctx := context.Background()
+	e := g.event()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := l.Track(ctx, e.Actor, e.Action, e.Resource, audit.WithMetadata(e.Metadata)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTrackParallel is 8 callers per CPU, each waiting for its
+// commit: the writer shares transactions between them (group commit).
+func BenchmarkTrackParallel(b *testing.B) {
+	l := benchOpen(b)
+	ctx := context.Background()
+	var seeds atomic.Uint64
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		e := newBenchGen(seeds.Add(1)).event()
+		for pb.Next() {
+			if _, err := l.Track(ctx, e.Actor, e.Action, e.Resource, audit.WithMetadata(e.Metadata)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkRecordBatch is many concurrent Record calls, as the bulk seeding
+// of cmd/auditbench does: b.N events per run, from 1,024 goroutines.
+func BenchmarkRecordBatch(b *testing.B) {
+	l := benchOpen(b, audit.WithMaxBatch(1024))
+	const workers = 1024
+	events := make([]audit.Event, 4096)
+	g := newBenchGen(2)
+	for i := range events {
+		events[i] = g.event()
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, b.N) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				if _, err := l.Record(ctx, events[i%int64(len(events))]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// benchQuerySize is the size of the log the query benchmarks read: large
+// enough for 100 pages of 50, small enough to seed in about a second.
+const benchQuerySize = 10000
+
+// BenchmarkQueries reads one seeded log: Recent page 1, walking pages by
+// cursor, filters, typeahead and Get. The log is seeded once, before the
+// sub-benchmarks, outside their timers.
+func BenchmarkQueries(b *testing.B) {
+	l := benchOpen(b)
+	benchSeed(b, l, benchQuerySize)
+	ctx := context.Background()
+	page1, err := l.Recent(ctx, audit.Query{})
+	if err != nil || page1.TotalCount != benchQuerySize {
+		b.Fatalf("seeded log: total %d, %v", page1.TotalCount, err)
+	}
+	// The cursor of page 100, reached by walking.
+	q := audit.Query{}
+	for range 99 {
+		p, err := l.Recent(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		q.After = p.Next
+	}
+	cursor100 := q.After
+	id := page1.Entries[len(page1.Entries)/2].ID
+
+	page := func(name string, fn func() (audit.Page, error)) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := fn()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(p.Entries) == 0 {
+					b.Fatal("empty page")
+				}
+			}
+		})
+	}
+	page("Recent/page1", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{}) })
+	page("Recent/page100_by_cursor", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{After: cursor100}) })
+	page("Recent/page100_by_offset", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{Page: 100}) })
+	// Walking: each iteration fetches the page after the previous one (the
+	// cursor is encoded by one call and decoded by the next), starting over
+	// after the last page.
+	b.Run("Recent/walk_by_cursor", func(b *testing.B) {
+		q := audit.Query{}
+		b.ReportAllocs()
+		for b.Loop() {
+			p, err := l.Recent(ctx, q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			q.After = p.Next
+		}
+	})
+	page("ForAccount", func() (audit.Page, error) { return l.ForAccount(ctx, "acct_0000", audit.Query{}) })
+	page("Recent/actor", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{ActorID: "usr_000"}) })
+	page("Recent/action", func() (audit.Page, error) {
+		return l.Recent(ctx, audit.Query{Action: "billing.invoice.paid"})
+	})
+	page("Search/inv", func() (audit.Page, error) { return l.Search(ctx, "inv", audit.Query{}) })
+	page("Search/billing.sub", func() (audit.Page, error) { return l.Search(ctx, "billing.sub", audit.Query{}) })
+	page("Search/empty", func() (audit.Page, error) { return l.Search(ctx, "", audit.Query{}) })
+	for _, prefix := range []string{"", "b", "billing.inv"} {
+		b.Run("Actions/"+prefix, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				a, err := l.Actions(ctx, prefix, 10)
+				if err != nil || len(a) == 0 {
+					b.Fatal(len(a), err)
+				}
+			}
+		})
+	}
+	b.Run("Get", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := l.Get(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TODO(canonical): benchmark the canonical encoding (audit.Canonical) and
+// the hash of an event once the hash chain has settled: encode a realistic
+// event with metadata and targets in a b.Loop, and report b.SetBytes with
+// the encoded length.
