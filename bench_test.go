@@ -2,12 +2,14 @@ package audit_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/trailkit/audit"
 )
@@ -255,7 +257,31 @@ func BenchmarkQueries(b *testing.B) {
 	})
 }
 
-// TODO(canonical): benchmark the canonical encoding (audit.Canonical) and
-// the hash of an event once the hash chain has settled: encode a realistic
-// event with metadata and targets in a b.Loop, and report b.SetBytes with
-// the encoded length.
+// BenchmarkCanonical measures the canonical encoding and the chain hash of
+// a typical event.
+func BenchmarkCanonical(b *testing.B) {
+	e := audit.Event{
+		Seq: 12345, ID: "01jd3x5v9k8m2n4p6q8r0s2t4v", Tenant: "acme", Action: "billing.invoice.paid",
+		Actor:      audit.Ref{Type: "user", ID: "42", Name: "Alice"},
+		Resource:   audit.Ref{Type: "invoice", ID: "inv_123"},
+		Targets:    []audit.Ref{{Type: "billing_account", ID: "acct_42"}},
+		Outcome:    audit.OutcomeSuccess,
+		Metadata:   map[string]any{"amount": json.Number("4200"), "currency": "EUR", "ip": "203.0.113.9"},
+		OccurredAt: time.Unix(1700000000, 123456789).UTC(), RecordedAt: time.Unix(1700000000, 223456789).UTC(),
+	}
+	prev := make([]byte, audit.HashSize)
+	b.Run("Canonical", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := audit.Canonical(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ChainHash", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := audit.ChainHash(prev, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
