@@ -117,12 +117,16 @@ type core struct {
 	store Store
 	opts  options
 
-	queue     chan *writeRequest
-	mu        sync.RWMutex // guards closed against sends on queue
+	// Group commit (see submit): callers queue requests; one of them at a
+	// time leads, committing what is queued in one transaction.
+	mu        sync.Mutex // guards queue, leading and closed
+	idle      sync.Cond  // signalled when leading turns false
+	queue     []*writeRequest
+	leading   bool
 	closed    bool
 	closeOnce sync.Once
 	closeErr  error
-	done      chan struct{} // closed when the writer has drained the queue
+	stopTick  chan struct{} // ends the checkpoint ticker
 
 	listenMu        sync.Mutex
 	listeners       map[*Listener]struct{}
@@ -133,7 +137,14 @@ type core struct {
 
 type writeRequest struct {
 	ev   Event
-	done chan AppendResult
+	done chan commitResult
+}
+
+// commitResult is what a queued caller is told: its result, or that it
+// leads now.
+type commitResult struct {
+	AppendResult
+	lead bool
 }
 
 // Open opens the audit log in the SQLite file at path, creating and
@@ -175,11 +186,11 @@ func New(store Store, opts ...Option) (*Logger, error) {
 
 func newLogger(store Store, o options) (*Logger, error) {
 	c := &core{
-		store: store,
-		opts:  o,
-		queue: make(chan *writeRequest, o.maxBatch),
-		done:  make(chan struct{}),
+		store:    store,
+		opts:     o,
+		stopTick: make(chan struct{}),
 	}
+	c.idle.L = &c.mu
 	if o.cpEnabled {
 		path := o.cpFile
 		if path == "" {
@@ -189,8 +200,10 @@ func newLogger(store Store, o options) (*Logger, error) {
 			path = o.dbPath + ".checkpoints"
 		}
 		c.checkpoints = &checkpointer{path: path, every: o.cpEvery, interval: o.cpInterval, lastTime: time.Now()}
+		if o.cpInterval > 0 {
+			go c.checkpointTicker(o.cpInterval)
+		}
 	}
-	go c.writer()
 	return &Logger{c: c}, nil
 }
 
@@ -219,17 +232,20 @@ func (l *Logger) Close() error {
 		c.closeListeners()
 		c.mu.Lock()
 		c.closed = true
-		close(c.queue)
+		for c.leading {
+			c.idle.Wait()
+		}
 		c.mu.Unlock()
-		<-c.done
+		close(c.stopTick)
+		c.checkpointHead(true)
 		c.closeErr = c.store.Close()
 	})
 	return c.closeErr
 }
 
 func (c *core) isClosed() bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.closed
 }
 
@@ -254,38 +270,19 @@ func (l *Logger) Track(ctx context.Context, actor any, action string, resource a
 // ignored. e.Tenant must be empty or equal to the logger's tenant, except on
 // the default-tenant logger, which records e into e.Tenant as given.
 //
-// Concurrent calls share transactions: one writer commits everything queued
-// in one transaction and then acknowledges each caller. If e carries an
-// IdempotencyKey already used in its tenant, Record returns the first event
-// and writes nothing.
+// Concurrent calls share transactions (group commit, see submit). If e
+// carries an IdempotencyKey already used in its tenant, Record returns the
+// first event and writes nothing. If ctx ends while the event waits for its
+// commit, Record returns ctx's error, and the event may still be recorded.
 func (l *Logger) Record(ctx context.Context, e Event) (Event, error) {
 	e, err := l.prepare(e)
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
 		return Event{}, err
 	}
-	if err := ctx.Err(); err != nil {
-		return Event{}, fmt.Errorf("audit: record: %w", err)
-	}
-	req := &writeRequest{ev: e, done: make(chan AppendResult, 1)}
-	c := l.c
-	c.mu.RLock()
-	if c.closed {
-		c.mu.RUnlock()
-		return Event{}, fmt.Errorf("audit: record: %w", ErrClosed)
-	}
-	select {
-	case c.queue <- req:
-		c.mu.RUnlock()
-	case <-ctx.Done():
-		c.mu.RUnlock()
-		return Event{}, fmt.Errorf("audit: record: %w", ctx.Err())
-	}
-	select {
-	case res := <-req.done:
-		return res.Event, res.Err
-	case <-ctx.Done():
-		return Event{}, fmt.Errorf("audit: record: gave up waiting for the commit, the event may still be recorded: %w", ctx.Err())
-	}
+	return l.c.submit(ctx, e)
 }
 
 // TrackTx is Track inside the caller's transaction: the event is written by
@@ -341,68 +338,109 @@ func (l *Logger) prepare(e Event) (Event, error) {
 	return l.c.opts.normalize(e)
 }
 
-// writer is the one goroutine that commits: it takes everything queued, up
-// to the batch limit, appends it in one transaction and acknowledges each
-// caller after the commit. The batch grows with load on its own: while one
-// batch commits, the next one queues.
-func (c *core) writer() {
-	defer close(c.done)
-	batch := make([]*writeRequest, 0, c.opts.maxBatch)
-	events := make([]Event, 0, c.opts.maxBatch)
-	var tick <-chan time.Time
-	if c.checkpoints != nil && c.checkpoints.interval > 0 {
-		t := time.NewTicker(c.checkpoints.interval)
-		defer t.Stop()
-		tick = t.C
+// submit queues e and returns its result once committed.
+//
+// Group commit: the first caller to find nobody leading becomes the leader.
+// A leader takes what is queued (up to the batch limit), appends it in one
+// transaction, hands every caller of the batch its result, and passes the
+// lead to the oldest caller still queued, or gives it up. A caller alone
+// thus commits its own event on its own goroutine, with no hand-off; many
+// callers share transactions: while one batch commits, the next queues, so
+// the batch size follows the load. (A leader that waited for stragglers
+// before committing measured slower: see BENCHMARKS.md.)
+func (c *core) submit(ctx context.Context, e Event) (Event, error) {
+	req := &writeRequest{ev: e, done: make(chan commitResult, 1)}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return Event{}, fmt.Errorf("audit: record: %w", ErrClosed)
 	}
+	c.queue = append(c.queue, req)
+	lead := !c.leading
+	c.leading = true
+	c.mu.Unlock()
+	if lead {
+		c.lead()
+	}
+	for {
+		select {
+		case r := <-req.done:
+			if r.lead {
+				c.lead()
+				continue
+			}
+			return r.Event, r.Err
+		case <-ctx.Done():
+			// Someone must still take the result, or the lead.
+			go func() {
+				for r := range req.done {
+					if !r.lead {
+						return
+					}
+					c.lead()
+				}
+			}()
+			return Event{}, fmt.Errorf("audit: record: gave up waiting for the commit, the event may still be recorded: %w", ctx.Err())
+		}
+	}
+}
+
+// lead commits one batch from the front of the queue and passes the lead
+// on. The caller must be the leader.
+func (c *core) lead() {
+	c.mu.Lock()
+	n := min(len(c.queue), c.opts.maxBatch)
+	batch := make([]*writeRequest, n)
+	copy(batch, c.queue)
+	c.queue = append(c.queue[:0], c.queue[n:]...)
+	c.mu.Unlock()
+
+	events := make([]Event, n)
+	for i, r := range batch {
+		events[i] = r.ev
+	}
+	res, err := c.store.Append(context.Background(), events)
 	var head int64
 	var hash []byte
+	for i, r := range batch {
+		switch {
+		case err != nil:
+			r.done <- commitResult{AppendResult: AppendResult{Err: err}}
+		case i < len(res):
+			r.done <- commitResult{AppendResult: res[i]}
+			if res[i].Err == nil && res[i].Event.Seq > head {
+				head, hash = res[i].Event.Seq, res[i].Event.Hash
+			}
+		default:
+			r.done <- commitResult{AppendResult: AppendResult{Err: fmt.Errorf("audit: store returned %d results for %d events", len(res), n)}}
+		}
+	}
+	if err == nil && head > 0 {
+		c.checkpointAfter(head, hash, false)
+	}
+
+	c.mu.Lock()
+	if len(c.queue) > 0 {
+		next := c.queue[0]
+		c.mu.Unlock()
+		next.done <- commitResult{lead: true}
+		return
+	}
+	c.leading = false
+	c.idle.Broadcast()
+	c.mu.Unlock()
+}
+
+// checkpointTicker writes a checkpoint every interval while the log is open.
+func (c *core) checkpointTicker(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
 	for {
-		var first *writeRequest
 		select {
-		case r, ok := <-c.queue:
-			if !ok {
-				c.checkpointHead(true)
-				return
-			}
-			first = r
-		case <-tick:
+		case <-t.C:
 			c.checkpointHead(false)
-			continue
-		}
-		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < c.opts.maxBatch {
-			select {
-			case r, ok := <-c.queue:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		events = events[:0]
-		for _, r := range batch {
-			events = append(events, r.ev)
-		}
-		res, err := c.store.Append(context.Background(), events)
-		for i, r := range batch {
-			switch {
-			case err != nil:
-				r.done <- AppendResult{Err: err}
-			case i < len(res):
-				r.done <- res[i]
-				if res[i].Err == nil && res[i].Event.Seq > head {
-					head, hash = res[i].Event.Seq, res[i].Event.Hash
-				}
-			default:
-				r.done <- AppendResult{Err: fmt.Errorf("audit: store returned %d results for %d events", len(res), len(events))}
-			}
-		}
-		if c.checkpoints != nil && err == nil {
-			c.checkpointAfter(head, hash, false)
+		case <-c.stopTick:
+			return
 		}
 	}
 }

@@ -126,7 +126,7 @@ func TestAppendOnly(t *testing.T) {
 		`DELETE FROM audit_events`,
 		`DELETE FROM audit_events WHERE seq = 1`,
 		`INSERT OR REPLACE INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (1, 'x', 'forged', 0, 0)`,
-		`REPLACE INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (2, '` + e.ID + `', 'forged', 0, 0)`,
+		`REPLACE INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (1, '` + e.ID + `', 'forged', 0, 0)`,
 		`INSERT INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (1, 'y', 'forged', 0, 0)
 		 ON CONFLICT (seq) DO UPDATE SET action = 'forged'`,
 	} {
@@ -376,4 +376,49 @@ func killChild(path string) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestAppendIsolatesFailures appends a batch in which one event breaks a
+// constraint (an application's own trigger refuses it): it fails alone, the
+// others are stored with gapless seqs and an intact chain.
+func TestAppendIsolatesFailures(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	store, err := audit.OpenSQLite(ctx, path, audit.SQLiteOptions{})
+	require.NoError(t, err)
+	_, err = openAppDB(t, path).Exec(`CREATE TRIGGER app_refuses BEFORE INSERT ON audit_events
+		WHEN NEW.action = 'batch.refused' BEGIN SELECT RAISE(ABORT, 'refused by the application'); END`)
+	require.NoError(t, err)
+	l, err := audit.New(store)
+	require.NoError(t, err)
+	defer l.Close()
+	now := time.Now()
+	var batch []audit.Event
+	for i := range 70 { // more than one multi-row INSERT
+		batch = append(batch, audit.Event{ID: fmt.Sprintf("id-%d", i), Action: "batch.item", Outcome: audit.OutcomeSuccess, OccurredAt: now, Actor: audit.Ref{ID: "a"}})
+	}
+	batch[40].Action = "batch.refused"
+	res, err := store.Append(ctx, batch)
+	require.NoError(t, err)
+	require.Len(t, res, 70)
+	seq := int64(0)
+	for i, r := range res {
+		if i == 40 {
+			require.ErrorContains(t, r.Err, "refused by the application")
+			continue
+		}
+		require.NoError(t, r.Err, i)
+		seq++
+		require.Equal(t, seq, r.Event.Seq, i)
+	}
+	rep, err := l.Verify(ctx)
+	require.NoError(t, err)
+	require.Equal(t, audit.VerifyReport{Checked: 69, OK: true}, rep)
+	p, err := l.Recent(ctx, audit.Query{ActorID: "a"})
+	require.NoError(t, err)
+	require.Equal(t, 69, p.TotalCount, "the counters count what was stored")
+	acts, err := l.Actions(ctx, "batch", 10)
+	require.NoError(t, err)
+	require.Equal(t, []audit.ActionCount{{Action: "batch.item", Count: 69}}, acts)
 }

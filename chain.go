@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -554,6 +555,7 @@ func ReadCheckpoints(path string) ([]Checkpoint, error) {
 // checkpointer appends a checkpoint line to a file every N events or T
 // time, from the writer goroutine after commits.
 type checkpointer struct {
+	mu       sync.Mutex // the ticker and the leaders both write
 	path     string
 	every    int64
 	interval time.Duration
@@ -564,7 +566,12 @@ type checkpointer struct {
 // after is called by the writer after a commit whose last Seq is head.
 func (c *core) checkpointAfter(head int64, hash []byte, force bool) {
 	cp := c.checkpoints
-	if cp == nil || head == 0 || head == cp.lastSeq {
+	if cp == nil {
+		return
+	}
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if head == 0 || head <= cp.lastSeq {
 		return
 	}
 	due := force ||

@@ -341,7 +341,9 @@ func scanEvent(s rowScanner) (Event, error) {
 	return r.event()
 }
 
-const sqlGet = `SELECT ` + eventColumns + ` FROM audit_events WHERE id = ? AND tenant = ?`
+// sqlGet looks the id up in its index; "+tenant" keeps the planner from
+// preferring the tenant index, which would scan the tenant.
+const sqlGet = `SELECT ` + eventColumns + ` FROM audit_events WHERE id = ? AND +tenant = ?`
 
 // Get implements Store.
 func (s *SQLiteStore) Get(ctx context.Context, tenant, id string) (Event, error) {
@@ -443,8 +445,27 @@ func (f Filter) where(before int64) (string, []any) {
 }
 
 func listEvents(ctx context.Context, tx *sqlx.Tx, f Filter, actions []ActionCount, before int64, offset, limit int) ([]Event, error) {
-	var query string
-	var args []any
+	query, args := listSQL(f, actions, before, offset, limit)
+	rows, err := tx.QueryxContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// listSQL builds the query of a page: one index range for plain filters; for
+// a Search, one range per matching action merged by seq, or, past
+// maxUnionActions, a walk of the tenant by seq.
+func listSQL(f Filter, actions []ActionCount, before int64, offset, limit int) (query string, args []any) {
 	switch {
 	case f.Search == "":
 		where, wargs := f.where(before)
@@ -474,20 +495,7 @@ func listEvents(ctx context.Context, tx *sqlx.Tx, f Filter, actions []ActionCoun
 		}
 		args = append(args, limit, offset)
 	}
-	rows, err := tx.QueryxContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return query, args
 }
 
 const sqlCounter = `SELECT n FROM audit_counts WHERE tenant = ? AND kind = ? AND key = ?`

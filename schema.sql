@@ -33,10 +33,12 @@ CREATE TABLE audit_events (
     hash            BLOB
 );
 
-CREATE UNIQUE INDEX audit_events_id ON audit_events (id);
-
--- Idempotency keys are unique per tenant.
-CREATE UNIQUE INDEX audit_events_idempotency
+-- Ids and idempotency keys (per tenant) are unique: the writer makes them
+-- so inside its IMMEDIATE transaction. The indexes are deliberately not
+-- UNIQUE, so that seq is the only key an INSERT OR REPLACE can conflict on,
+-- and the trigger below refuses that.
+CREATE INDEX audit_events_id ON audit_events (id);
+CREATE INDEX audit_events_idempotency
     ON audit_events (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
 -- One index per filtered query shape. Each entry also carries the rowid
@@ -49,7 +51,7 @@ CREATE INDEX audit_events_resource ON audit_events (tenant, resource_id);
 
 -- Append-only, enforced by the database for every connection, the sqlite3
 -- shell included. INSERT OR REPLACE deletes without firing DELETE triggers,
--- so inserts that would replace a row are rejected too.
+-- so an insert that would replace a row (its seq is taken) is rejected too.
 CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
 BEGIN
     SELECT RAISE(ABORT, 'audit_events is append-only: UPDATE is not allowed');
@@ -62,32 +64,20 @@ END;
 
 CREATE TRIGGER audit_events_no_replace BEFORE INSERT ON audit_events
 WHEN EXISTS (SELECT 1 FROM audit_events WHERE seq = NEW.seq)
-  OR EXISTS (SELECT 1 FROM audit_events WHERE id = NEW.id)
-  OR (NEW.idempotency_key IS NOT NULL AND EXISTS (
-        SELECT 1 FROM audit_events
-        WHERE tenant = NEW.tenant AND idempotency_key = NEW.idempotency_key))
 BEGIN
     SELECT RAISE(ABORT, 'audit_events is append-only: an insert may not replace a row');
 END;
 
 -- audit_counts keeps exact totals for the common page shapes, updated in the
--- same transaction as the events: kind 'total' (key ''), 'actor' (actor_id)
--- and 'resource' (resource_id), per tenant.
+-- same transaction as the events, per tenant: kind 'total' (key ''),
+-- 'actor' (actor_id), 'resource' (resource_id) and 'action' (the action).
+-- The 'action' rows are also the catalogue of distinct actions.
 CREATE TABLE audit_counts (
     tenant TEXT    NOT NULL,
     kind   TEXT    NOT NULL,
     key    TEXT    NOT NULL,
     n      INTEGER NOT NULL,
     PRIMARY KEY (tenant, kind, key)
-) WITHOUT ROWID;
-
--- audit_actions is the catalogue of distinct actions per tenant with their
--- counts.
-CREATE TABLE audit_actions (
-    tenant TEXT    NOT NULL,
-    action TEXT    NOT NULL,
-    n      INTEGER NOT NULL,
-    PRIMARY KEY (tenant, action)
 ) WITHOUT ROWID;
 
 -- audit_action_terms makes typeahead a range scan: for every action it holds

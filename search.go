@@ -100,7 +100,7 @@ func termUpper(term string) string {
 // counts, most frequent first; wholeOnly matches the whole action only;
 // limit 0 returns them all.
 func matchActions(ctx context.Context, q sqlx.QueryerContext, tenant, term string, wholeOnly bool, limit int) ([]ActionCount, error) {
-	query := `SELECT a.action, a.n FROM audit_actions a WHERE a.tenant = ? AND a.action IN (
+	query := `SELECT a.key, a.n FROM audit_counts a WHERE a.tenant = ? AND a.kind = 'action' AND a.key IN (
 		SELECT t.action FROM audit_action_terms t WHERE t.tenant = ? AND t.term >= ?` + termUpper(term)
 	args := []any{tenant, tenant, term}
 	if up, ok := prefixEnd(term); ok {
@@ -109,7 +109,7 @@ func matchActions(ctx context.Context, q sqlx.QueryerContext, tenant, term strin
 	if wholeOnly {
 		query += ` AND t.seg = 0`
 	}
-	query += `) ORDER BY a.n DESC, a.action`
+	query += `) ORDER BY a.n DESC, a.key`
 	if limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, limit)
@@ -130,7 +130,7 @@ func matchActions(ctx context.Context, q sqlx.QueryerContext, tenant, term strin
 	return out, rows.Err()
 }
 
-const sqlActionCount = `SELECT n FROM audit_actions WHERE tenant = ? AND action = ?`
+const sqlActionCount = `SELECT n FROM audit_counts WHERE tenant = ? AND kind = 'action' AND key = ?`
 
 func actionCount(ctx context.Context, q sqlx.QueryerContext, tenant, action string) (int64, error) {
 	var n int64

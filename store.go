@@ -127,6 +127,9 @@ type SQLiteStore struct {
 	mu       sync.Mutex // serializes writes on wconn
 	closed   bool
 	stmts    *writeStmts
+	begin    *sqlx.Stmt // BEGIN IMMEDIATE, COMMIT and ROLLBACK on wconn
+	commit   *sqlx.Stmt
+	rollback *sqlx.Stmt
 	migrated []int
 }
 
@@ -154,7 +157,10 @@ func OpenSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore
 	uri := "file:" + escapePath(path)
 	common := "_pragma=busy_timeout(" + strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10) + ")"
 	writer, err := sqlx.Open("sqlite", uri+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+syncMode+")&_pragma=foreign_keys(1)")
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+syncMode+")&_pragma=foreign_keys(1)"+
+		// Statement journals (upserts, triggers) and large batches stay in
+		// memory rather than spilling to temporary files.
+		"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-65536)")
 	if err != nil {
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
@@ -167,7 +173,7 @@ func OpenSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore
 		_ = writer.Close()
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
-	readers, err := sqlx.Open("sqlite", uri+"?mode=ro&"+common+"&_pragma=query_only(1)")
+	readers, err := sqlx.Open("sqlite", uri+"?mode=ro&"+common+"&_pragma=query_only(1)&_pragma=cache_size(-16384)")
 	if err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
@@ -219,6 +225,16 @@ func newSQLiteStore(ctx context.Context, wdb, readers *sqlx.DB) (*SQLiteStore, e
 		_ = conn.Close()
 		return nil, err
 	}
+	for _, x := range []struct {
+		dst **sqlx.Stmt
+		sql string
+	}{{&s.begin, "BEGIN IMMEDIATE"}, {&s.commit, "COMMIT"}, {&s.rollback, "ROLLBACK"}} {
+		if *x.dst, err = conn.PreparexContext(ctx, x.sql); err != nil {
+			_ = s.stmts.close()
+			_ = conn.Close()
+			return nil, fmt.Errorf("prepare: %w", classify(err))
+		}
+	}
 	return s, nil
 }
 
@@ -259,7 +275,7 @@ func (s *SQLiteStore) Close() error {
 		return nil
 	}
 	s.closed = true
-	err := errors.Join(s.stmts.close(), s.wconn.Close())
+	err := errors.Join(s.stmts.close(), s.begin.Close(), s.commit.Close(), s.rollback.Close(), s.wconn.Close())
 	if s.own {
 		err = errors.Join(err, s.readers.Close(), s.writer.Close())
 	}
@@ -345,32 +361,38 @@ const (
 		occurred_at, recorded_at, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-	sqlBumpCount = `INSERT INTO audit_counts (tenant, kind, key, n) VALUES (?, ?, ?, ?)
-		ON CONFLICT (tenant, kind, key) DO UPDATE SET n = n + excluded.n`
-
-	sqlBumpAction = `INSERT INTO audit_actions (tenant, action, n) VALUES (?, ?, ?)
-		ON CONFLICT (tenant, action) DO UPDATE SET n = n + excluded.n
-		RETURNING n`
+	// sqlBumpCounts takes more rows of values, then sqlBumpCountsTail.
+	sqlBumpCounts     = `INSERT INTO audit_counts (tenant, kind, key, n) VALUES (?, ?, ?, ?)`
+	sqlBumpCountsTail = ` ON CONFLICT (tenant, kind, key) DO UPDATE SET n = n + excluded.n
+		RETURNING tenant, kind, key, n`
 
 	sqlAddTerm = `INSERT OR IGNORE INTO audit_action_terms (tenant, term, action, seg) VALUES (?, ?, ?, ?)`
 )
 
+// writeStmts are the statements of the write path, prepared on the writer
+// connection (or on a caller's transaction).
 type writeStmts struct {
-	head, byKey, insert, bumpCount, bumpAction, addTerm *sqlx.Stmt
+	head, byKey, addTerm *sqlx.Stmt
+
+	p       preparer
+	insertN map[int]*sqlx.Stmt // INSERT of n events
+	countN  map[int]*sqlx.Stmt // upsert of n counters
 }
+
+// maxCountRows is the most counters one upsert statement carries.
+const maxCountRows = 64
 
 type preparer interface {
 	PreparexContext(ctx context.Context, query string) (*sqlx.Stmt, error)
 }
 
 func prepareWrite(ctx context.Context, p preparer) (*writeStmts, error) {
-	w := &writeStmts{}
+	w := &writeStmts{p: p, insertN: make(map[int]*sqlx.Stmt), countN: make(map[int]*sqlx.Stmt)}
 	for _, x := range []struct {
 		dst **sqlx.Stmt
 		sql string
 	}{
-		{&w.head, sqlHead}, {&w.byKey, sqlByKey}, {&w.insert, sqlInsert},
-		{&w.bumpCount, sqlBumpCount}, {&w.bumpAction, sqlBumpAction}, {&w.addTerm, sqlAddTerm},
+		{&w.head, sqlHead}, {&w.byKey, sqlByKey}, {&w.addTerm, sqlAddTerm},
 	} {
 		st, err := p.PreparexContext(ctx, x.sql)
 		if err != nil {
@@ -384,8 +406,13 @@ func prepareWrite(ctx context.Context, p preparer) (*writeStmts, error) {
 
 func (w *writeStmts) close() error {
 	var errs []error
-	for _, st := range []*sqlx.Stmt{w.head, w.byKey, w.insert, w.bumpCount, w.bumpAction, w.addTerm} {
+	for _, st := range []*sqlx.Stmt{w.head, w.byKey, w.addTerm} {
 		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	for _, m := range []map[int]*sqlx.Stmt{w.insertN, w.countN} {
+		for _, st := range m {
 			errs = append(errs, st.Close())
 		}
 	}
@@ -400,17 +427,17 @@ func (s *SQLiteStore) Append(ctx context.Context, events []Event) (res []AppendR
 	if s.closed {
 		return nil, fmt.Errorf("audit: append: %w", ErrClosed)
 	}
-	if _, err := s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := s.begin.ExecContext(ctx); err != nil {
 		return nil, fmt.Errorf("audit: append: begin: %w", classify(err))
 	}
 	res, err = s.stmts.append(ctx, events)
 	if err == nil {
-		if _, cerr := s.wconn.ExecContext(ctx, "COMMIT"); cerr != nil {
+		if _, cerr := s.commit.ExecContext(ctx); cerr != nil {
 			err = fmt.Errorf("commit: %w", classify(cerr))
 		}
 	}
 	if err != nil {
-		_, _ = s.wconn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		_, _ = s.rollback.ExecContext(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("audit: append: %w", err)
 	}
 	return res, nil
@@ -437,8 +464,6 @@ func (s *SQLiteStore) AppendTx(ctx context.Context, tx *sqlx.Tx, events []Event)
 
 type countKey struct{ tenant, kind, key string }
 
-type actionKey struct{ tenant, action string }
-
 // append writes events inside the current transaction.
 func (w *writeStmts) append(ctx context.Context, events []Event) ([]AppendResult, error) {
 	// The head is read inside the write transaction, never trusted from
@@ -451,83 +476,195 @@ func (w *writeStmts) append(ctx context.Context, events []Event) ([]AppendResult
 	if head == 0 {
 		prev = genesisHash
 	}
-	var buf []byte
 	now := time.Now().UTC()
 	res := make([]AppendResult, len(events))
-	counts := make(map[countKey]int64)
-	actions := make(map[actionKey]int64)
-	var actionOrder []actionKey
-	seen := make(map[actionKey]int) // tenant+idempotency key -> index in this batch
+
+	// Idempotency: a key used before (in the log or earlier in this batch)
+	// returns the first event.
+	firstOf := make(map[[2]string]int) // tenant, key -> index of the first in this batch
+	dupOf := make(map[int]int)         // index -> index of the first in this batch
+	todo := make([]int, 0, len(events))
 	for i, e := range events {
 		if e.IdempotencyKey != "" {
-			k := actionKey{e.Tenant, e.IdempotencyKey}
-			if j, ok := seen[k]; ok {
-				res[i] = res[j]
+			k := [2]string{e.Tenant, e.IdempotencyKey}
+			if j, ok := firstOf[k]; ok {
+				dupOf[i] = j
 				continue
 			}
 			first, err := scanEvent(w.byKey.QueryRowxContext(ctx, e.Tenant, e.IdempotencyKey))
 			switch {
 			case err == nil:
 				res[i] = AppendResult{Event: first}
-				seen[k] = i
 				continue
 			case !errors.Is(err, sql.ErrNoRows):
 				return nil, fmt.Errorf("look up idempotency key: %w", classify(err))
 			}
+			firstOf[k] = i
 		}
-		e.Seq = head + 1
-		e.RecordedAt = now
-		e.PrevHash = prev
+		todo = append(todo, i)
+	}
+
+	// Chain and insert, several rows per statement. If a statement breaks
+	// a constraint, the rest is inserted one by one so that only the
+	// offending events fail, and the chain skips them.
+	var buf []byte
+	inserted := make([]bool, len(events))
+	chain := func(i int) (row, error) {
+		e := events[i]
+		e.Seq, e.RecordedAt, e.PrevHash = head+1, now, prev
 		targets, meta, err := canonicalJSON(e)
 		if err != nil {
-			res[i] = AppendResult{Err: err}
-			continue
+			return row{}, err
 		}
 		e.Hash = chainHash(&buf, prev, e, targets, meta)
-		row := toRow(e, targets, meta)
-		if _, err := w.insert.ExecContext(ctx, row.args()...); err != nil {
-			err = classify(err)
-			if isConstraint(err) {
-				res[i] = AppendResult{Err: fmt.Errorf("audit: insert: %w", err)}
-				continue
-			}
-			return nil, fmt.Errorf("insert: %w", err)
-		}
 		head, prev = e.Seq, e.Hash
-		res[i] = AppendResult{Event: e}
-		if e.IdempotencyKey != "" {
-			seen[actionKey{e.Tenant, e.IdempotencyKey}] = i
+		res[i], inserted[i] = AppendResult{Event: e}, true
+		return toRow(e, targets, meta), nil
+	}
+	single := false
+	rows := make([]row, 0, maxInsertRows)
+	for len(todo) > 0 {
+		if !single {
+			n := min(len(todo), maxInsertRows)
+			savedHead, savedPrev := head, prev
+			rows = rows[:0]
+			var err error
+			for _, i := range todo[:n] {
+				var r row
+				if r, err = chain(i); err != nil {
+					break
+				}
+				rows = append(rows, r)
+			}
+			if err == nil {
+				err = w.insertRows(ctx, rows)
+				if err == nil {
+					todo = todo[n:]
+					continue
+				}
+				if err = classify(err); !isConstraint(err) {
+					return nil, fmt.Errorf("insert: %w", err)
+				}
+			}
+			head, prev, single = savedHead, savedPrev, true
 		}
+		i := todo[0]
+		todo = todo[1:]
+		savedHead, savedPrev := head, prev
+		r, err := chain(i)
+		if err == nil {
+			if err = w.insertRows(ctx, []row{r}); err != nil {
+				if err = classify(err); !isConstraint(err) {
+					return nil, fmt.Errorf("insert: %w", err)
+				}
+				err = fmt.Errorf("audit: insert: %w", err)
+			}
+		}
+		if err != nil {
+			res[i], inserted[i] = AppendResult{Err: err}, false
+			head, prev = savedHead, savedPrev
+		}
+	}
+	for i, j := range dupOf {
+		res[i] = res[j]
+	}
+
+	// Counters and the action catalogue, in the same transaction.
+	counts := make(map[countKey]int64)
+	for i, r := range res {
+		if !inserted[i] {
+			continue // a duplicate, a failure
+		}
+		e := r.Event
 		counts[countKey{e.Tenant, "total", ""}]++
 		counts[countKey{e.Tenant, "actor", e.Actor.ID}]++
 		counts[countKey{e.Tenant, "resource", e.Resource.ID}]++
-		ak := actionKey{e.Tenant, e.Action}
-		if actions[ak] == 0 {
-			actionOrder = append(actionOrder, ak)
-		}
-		actions[ak]++
+		counts[countKey{e.Tenant, "action", e.Action}]++
 	}
-	for k, n := range counts {
-		if _, err := w.bumpCount.ExecContext(ctx, k.tenant, k.kind, k.key, n); err != nil {
-			return nil, fmt.Errorf("update counts: %w", classify(err))
-		}
+	if err := w.bumpCounts(ctx, counts); err != nil {
+		return nil, err
 	}
-	for _, k := range actionOrder {
-		n := actions[k]
-		var total int64
-		if err := w.bumpAction.QueryRowxContext(ctx, k.tenant, k.action, n).Scan(&total); err != nil {
-			return nil, fmt.Errorf("update action catalogue: %w", classify(err))
+	return res, nil
+}
+
+// maxInsertRows is the most events one INSERT statement carries.
+const maxInsertRows = 32
+
+// insertRows inserts rows with one statement.
+func (w *writeStmts) insertRows(ctx context.Context, rows []row) error {
+	st, err := w.multi(ctx, w.insertN, len(rows), sqlInsert, `, (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, "")
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, 18*len(rows))
+	for i := range rows {
+		args = append(args, rows[i].args()...)
+	}
+	_, err = st.ExecContext(ctx, args...)
+	return err
+}
+
+// bumpCounts adds counts to audit_counts, and adds the terms of actions
+// that the catalogue did not have yet.
+func (w *writeStmts) bumpCounts(ctx context.Context, counts map[countKey]int64) error {
+	keys := make([]countKey, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	var fresh []countKey
+	for len(keys) > 0 {
+		n := min(len(keys), maxCountRows)
+		st, err := w.multi(ctx, w.countN, n, sqlBumpCounts, `, (?, ?, ?, ?)`, sqlBumpCountsTail)
+		if err != nil {
+			return fmt.Errorf("update counts: %w", classify(err))
 		}
-		if total != n {
-			continue // known action: its terms are there
+		args := make([]any, 0, 4*n)
+		for _, k := range keys[:n] {
+			args = append(args, k.tenant, k.kind, k.key, counts[k])
 		}
-		for seg, term := range actionTerms(k.action) {
-			if _, err := w.addTerm.ExecContext(ctx, k.tenant, term, k.action, seg); err != nil {
-				return nil, fmt.Errorf("update action terms: %w", classify(err))
+		rows, err := st.QueryxContext(ctx, args...)
+		if err != nil {
+			return fmt.Errorf("update counts: %w", classify(err))
+		}
+		for rows.Next() {
+			var k countKey
+			var total int64
+			if err := rows.Scan(&k.tenant, &k.kind, &k.key, &total); err != nil {
+				rows.Close()
+				return fmt.Errorf("update counts: %w", classify(err))
+			}
+			if k.kind == "action" && total == counts[k] {
+				fresh = append(fresh, k) // the first events of this action
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("update counts: %w", classify(err))
+		}
+		rows.Close()
+		keys = keys[n:]
+	}
+	for _, k := range fresh {
+		for seg, term := range actionTerms(k.key) {
+			if _, err := w.addTerm.ExecContext(ctx, k.tenant, term, k.key, seg); err != nil {
+				return fmt.Errorf("update action terms: %w", classify(err))
 			}
 		}
 	}
-	return res, nil
+	return nil
+}
+
+// multi returns the statement of head followed by n-1 repetitions of more,
+// then tail, prepared once per n.
+func (w *writeStmts) multi(ctx context.Context, cache map[int]*sqlx.Stmt, n int, head, more, tail string) (*sqlx.Stmt, error) {
+	if st, ok := cache[n]; ok {
+		return st, nil
+	}
+	st, err := w.p.PreparexContext(ctx, head+strings.Repeat(more, n-1)+tail)
+	if err != nil {
+		return nil, err
+	}
+	cache[n] = st
+	return st, nil
 }
 
 // classify adds sentinels to driver errors.
