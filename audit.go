@@ -132,7 +132,7 @@ type core struct {
 	listeners       map[*Listener]struct{}
 	listenersClosed bool // set by Logger.Close: no new listeners
 
-	checkpoints *checkpointer // nil without WithCheckpointFile; used by the writer only
+	checkpoints *checkpointer // nil without WithCheckpointFile
 }
 
 type writeRequest struct {

@@ -67,7 +67,7 @@ func Canonical(e Event) ([]byte, error) {
 	return appendCanonical(make([]byte, 0, 256+len(targets)+len(meta)), e, targets, meta), nil
 }
 
-func appendCanonical(b []byte, e Event, targets, meta []byte) []byte {
+func appendCanonical[T ~string | ~[]byte](b []byte, e Event, targets, meta T) []byte {
 	str := func(s string) {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 		b = append(b, s...)
@@ -194,14 +194,18 @@ func ChainHash(prev []byte, e Event) ([]byte, error) {
 
 // chainHash hashes with *buf as scratch space for the encoding.
 func chainHash(buf *[]byte, prev []byte, e Event, targets, meta []byte) []byte {
+	sum := chainSum(buf, prev, e, targets, meta)
+	return sum[:]
+}
+
+// chainSum is chainHash without allocating: it hashes prev and the
+// canonical encoding from one buffer.
+func chainSum[T ~string | ~[]byte](buf *[]byte, prev []byte, e Event, targets, meta T) [HashSize]byte {
 	if len(prev) == 0 {
 		prev = genesisHash
 	}
-	*buf = appendCanonical((*buf)[:0], e, targets, meta)
-	h := sha256.New()
-	h.Write(prev)
-	h.Write(*buf)
-	return h.Sum(make([]byte, 0, HashSize))
+	*buf = appendCanonical(append((*buf)[:0], prev...), e, targets, meta)
+	return sha256.Sum256(*buf)
 }
 
 // VerifyReport is the result of Verify.
@@ -220,7 +224,7 @@ type VerifyReport struct {
 }
 
 // verifyChunk is how many events one Verify worker reads at a time.
-const verifyChunk = 8192
+const verifyChunk = 2048
 
 // Verify walks the whole hash chain in Seq order, in constant memory, and
 // reports the first event that does not belong: a field changed since it
@@ -261,7 +265,7 @@ func (l *Logger) Verify(ctx context.Context, against ...Checkpoint) (VerifyRepor
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := min(runtime.GOMAXPROCS(0), 8)
-	pending := make(chan chan chunkResult, 2*workers)
+	pending := make(chan chan chunkResult, workers)
 	go func() {
 		defer close(pending)
 		for from := int64(1); from <= head; from += verifyChunk {
@@ -354,10 +358,10 @@ func (l *Logger) verifyRange(ctx context.Context, from, to int64, pins map[int64
 		if err != nil {
 			return bad(e.Seq, "unreadable: %v", err)
 		}
-		if !bytes.Equal(sum, e.Hash) {
+		if !bytes.Equal(sum[:], e.Hash) {
 			return bad(e.Seq, "altered: the stored hash does not match the event's content")
 		}
-		if pin, ok := pins[e.Seq]; ok && !bytes.Equal(pin, sum) {
+		if pin, ok := pins[e.Seq]; ok && !bytes.Equal(pin, sum[:]) {
 			return bad(e.Seq, "rewritten: seq %d no longer has the hash its checkpoint holds", e.Seq)
 		}
 		r.checked++
@@ -374,36 +378,36 @@ func (l *Logger) verifyRange(ctx context.Context, from, to int64, pins map[int64
 // store it first hashes that as it is (what the store wrote is canonical)
 // and re-encodes it only when that does not match, so that a change of
 // layout alone is not a change.
-func entryHash(buf *[]byte, ce ChainEntry) ([]byte, error) {
+func entryHash(buf *[]byte, ce ChainEntry) ([HashSize]byte, error) {
 	e := ce.Event
-	if ce.RawTargets == nil && ce.RawMetadata == nil {
+	if !ce.Raw {
 		targets, meta, err := canonicalJSON(e)
 		if err != nil {
-			return nil, err
+			return [HashSize]byte{}, err
 		}
-		return chainHash(buf, e.PrevHash, e, targets, meta), nil
+		return chainSum(buf, e.PrevHash, e, targets, meta), nil
 	}
-	sum := chainHash(buf, e.PrevHash, e, ce.RawTargets, ce.RawMetadata)
-	if bytes.Equal(sum, e.Hash) {
+	sum := chainSum(buf, e.PrevHash, e, ce.RawTargets, ce.RawMetadata)
+	if bytes.Equal(sum[:], e.Hash) {
 		return sum, nil
 	}
-	if ce.RawTargets != nil {
-		if err := json.Unmarshal(ce.RawTargets, &e.Targets); err != nil {
-			return nil, fmt.Errorf("targets: %w", err)
+	if ce.RawTargets != "" {
+		if err := json.Unmarshal([]byte(ce.RawTargets), &e.Targets); err != nil {
+			return [HashSize]byte{}, fmt.Errorf("targets: %w", err)
 		}
 	}
-	if ce.RawMetadata != nil {
-		m, err := decodeMetadata(ce.RawMetadata)
+	if ce.RawMetadata != "" {
+		m, err := decodeMetadata([]byte(ce.RawMetadata))
 		if err != nil {
-			return nil, fmt.Errorf("metadata: %w", err)
+			return [HashSize]byte{}, fmt.Errorf("metadata: %w", err)
 		}
 		e.Metadata = m
 	}
 	targets, meta, err := canonicalJSON(e)
 	if err != nil {
-		return nil, err
+		return [HashSize]byte{}, err
 	}
-	return chainHash(buf, e.PrevHash, e, targets, meta), nil
+	return chainSum(buf, e.PrevHash, e, targets, meta), nil
 }
 
 // ErrInvalidCheckpoint is returned for a checkpoint that cannot be parsed
@@ -553,7 +557,7 @@ func ReadCheckpoints(path string) ([]Checkpoint, error) {
 }
 
 // checkpointer appends a checkpoint line to a file every N events or T
-// time, from the writer goroutine after commits.
+// time, after commits and from a ticker.
 type checkpointer struct {
 	mu       sync.Mutex // the ticker and the leaders both write
 	path     string

@@ -13,9 +13,9 @@
 // # Writing
 //
 // Track and Record return only after the event is committed. Concurrent
-// callers share transactions: one writer goroutine takes everything queued,
-// commits it in one IMMEDIATE transaction and then acknowledges each caller
-// (group commit). Validation happens before the queue, so one invalid event
+// callers share transactions (group commit): one caller at a time leads,
+// commits everything queued in one IMMEDIATE transaction and then hands each
+// caller its result. Validation happens before the queue, so one invalid event
 // never fails its neighbours; an error of the transaction reaches every
 // caller of that batch and nothing of it is stored. TrackTx and RecordTx
 // write inside the caller's own transaction instead.

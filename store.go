@@ -73,14 +73,15 @@ type AppendResult struct {
 }
 
 // ChainEntry is one event of ReadChain, as stored. A store that can hand
-// out the stored JSON of targets and metadata as it is sets RawTargets and
-// RawMetadata and leaves Event.Targets and Event.Metadata nil, so that Verify
-// decodes them only when it must. An event that cannot be decoded comes
-// with its Seq, PrevHash and Hash and the reason in Err, so that Verify can
-// report it.
+// out the stored JSON of targets and metadata as it is sets Raw, puts the
+// JSON in RawTargets and RawMetadata ("" for none) and leaves Event.Targets
+// and Event.Metadata nil, so that Verify decodes them only when it must. An
+// event that cannot be decoded comes with its Seq, PrevHash and Hash and the
+// reason in Err, so that Verify can report it.
 type ChainEntry struct {
 	Event                   Event
-	RawTargets, RawMetadata []byte
+	Raw                     bool
+	RawTargets, RawMetadata string
 	Err                     error
 }
 
@@ -770,7 +771,7 @@ func chainEntry(v []driver.Value) ChainEntry {
 		PrevHash:       raw(v[16]),
 		Hash:           raw(v[17]),
 	}
-	ce := ChainEntry{Event: e, RawTargets: raw(v[10]), RawMetadata: raw(v[12])}
+	ce := ChainEntry{Event: e, Raw: true, RawTargets: str(v[10]), RawMetadata: str(v[12])}
 	for i, want := range [...]bool{0: true, 14: true, 15: true} {
 		if want {
 			if _, ok := v[i].(int64); !ok {
