@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -364,8 +366,7 @@ const (
 
 	// sqlBumpCounts takes more rows of values, then sqlBumpCountsTail.
 	sqlBumpCounts     = `INSERT INTO audit_counts (tenant, kind, key, n) VALUES (?, ?, ?, ?)`
-	sqlBumpCountsTail = ` ON CONFLICT (tenant, kind, key) DO UPDATE SET n = n + excluded.n
-		RETURNING tenant, kind, key, n`
+	sqlBumpCountsTail = ` ON CONFLICT (tenant, kind, key) DO UPDATE SET n = n + excluded.n`
 
 	sqlAddTerm = `INSERT OR IGNORE INTO audit_action_terms (tenant, term, action, seg) VALUES (?, ?, ?, ?)`
 )
@@ -378,6 +379,7 @@ type writeStmts struct {
 	p       preparer
 	insertN map[int]*sqlx.Stmt // INSERT of n events
 	countN  map[int]*sqlx.Stmt // upsert of n counters
+	actionN map[int]*sqlx.Stmt // upsert of n action counters, returning them
 }
 
 // maxCountRows is the most counters one upsert statement carries.
@@ -388,7 +390,7 @@ type preparer interface {
 }
 
 func prepareWrite(ctx context.Context, p preparer) (*writeStmts, error) {
-	w := &writeStmts{p: p, insertN: make(map[int]*sqlx.Stmt), countN: make(map[int]*sqlx.Stmt)}
+	w := &writeStmts{p: p, insertN: make(map[int]*sqlx.Stmt), countN: make(map[int]*sqlx.Stmt), actionN: make(map[int]*sqlx.Stmt)}
 	for _, x := range []struct {
 		dst **sqlx.Stmt
 		sql string
@@ -412,7 +414,7 @@ func (w *writeStmts) close() error {
 			errs = append(errs, st.Close())
 		}
 	}
-	for _, m := range []map[int]*sqlx.Stmt{w.insertN, w.countN} {
+	for _, m := range []map[int]*sqlx.Stmt{w.insertN, w.countN, w.actionN} {
 		for _, st := range m {
 			errs = append(errs, st.Close())
 		}
@@ -606,43 +608,67 @@ func (w *writeStmts) insertRows(ctx context.Context, rows []row) error {
 }
 
 // bumpCounts adds counts to audit_counts, and adds the terms of actions
-// that the catalogue did not have yet.
+// that the catalogue did not have yet. Keys go in sorted order, which keeps
+// the b-tree walk short; only the action rows are returned, to tell new
+// actions.
 func (w *writeStmts) bumpCounts(ctx context.Context, counts map[countKey]int64) error {
-	keys := make([]countKey, 0, len(counts))
+	var keys, actions []countKey
 	for k := range counts {
-		keys = append(keys, k)
+		if k.kind == "action" {
+			actions = append(actions, k)
+		} else {
+			keys = append(keys, k)
+		}
 	}
+	less := func(a, b countKey) int {
+		return cmp.Or(strings.Compare(a.tenant, b.tenant), strings.Compare(a.kind, b.kind), strings.Compare(a.key, b.key))
+	}
+	slices.SortFunc(keys, less)
+	slices.SortFunc(actions, less)
 	var fresh []countKey
-	for len(keys) > 0 {
-		n := min(len(keys), maxCountRows)
-		st, err := w.multi(ctx, w.countN, n, sqlBumpCounts, `, (?, ?, ?, ?)`, sqlBumpCountsTail)
-		if err != nil {
-			return fmt.Errorf("update counts: %w", classify(err))
-		}
-		args := make([]any, 0, 4*n)
-		for _, k := range keys[:n] {
-			args = append(args, k.tenant, k.kind, k.key, counts[k])
-		}
-		rows, err := st.QueryxContext(ctx, args...)
-		if err != nil {
-			return fmt.Errorf("update counts: %w", classify(err))
-		}
-		for rows.Next() {
-			var k countKey
-			var total int64
-			if err := rows.Scan(&k.tenant, &k.kind, &k.key, &total); err != nil {
-				rows.Close()
+	for _, set := range []struct {
+		keys      []countKey
+		cache     map[int]*sqlx.Stmt
+		returning string
+	}{{keys, w.countN, ""}, {actions, w.actionN, ` RETURNING tenant, kind, key, n`}} {
+		for keys := set.keys; len(keys) > 0; {
+			n := min(len(keys), maxCountRows)
+			st, err := w.multi(ctx, set.cache, n, sqlBumpCounts, `, (?, ?, ?, ?)`, sqlBumpCountsTail+set.returning)
+			if err != nil {
 				return fmt.Errorf("update counts: %w", classify(err))
 			}
-			if k.kind == "action" && total == counts[k] {
-				fresh = append(fresh, k) // the first events of this action
+			args := make([]any, 0, 4*n)
+			for _, k := range keys[:n] {
+				args = append(args, k.tenant, k.kind, k.key, counts[k])
+			}
+			keys = keys[n:]
+			if set.returning == "" {
+				if _, err := st.ExecContext(ctx, args...); err != nil {
+					return fmt.Errorf("update counts: %w", classify(err))
+				}
+				continue
+			}
+			rows, err := st.QueryxContext(ctx, args...)
+			if err != nil {
+				return fmt.Errorf("update counts: %w", classify(err))
+			}
+			for rows.Next() {
+				var k countKey
+				var total int64
+				if err := rows.Scan(&k.tenant, &k.kind, &k.key, &total); err != nil {
+					rows.Close()
+					return fmt.Errorf("update counts: %w", classify(err))
+				}
+				if total == counts[k] {
+					fresh = append(fresh, k) // the first events of this action
+				}
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return fmt.Errorf("update counts: %w", classify(err))
 			}
 		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("update counts: %w", classify(err))
-		}
-		rows.Close()
-		keys = keys[n:]
 	}
 	for _, k := range fresh {
 		for seg, term := range actionTerms(k.key) {
