@@ -77,7 +77,8 @@ func (m *Message) resolve(ack bool) bool {
 // Bus is an in-process publish/subscribe bus that delivers each message at
 // least once to every subscription of its topic. It implements Subscriber.
 //
-// Flow control: each subscription holds at most BusOptions.Buffer messages
+// Flow control: each subscription holds at most the bus's buffer (1024, or
+// what NewBusSize says) of messages
 // that are queued or delivered but not yet acknowledged. When a subscription
 // is full, Publish waits for room (backpressure) until its context is done,
 // and then returns the context's error: a slow listener slows publishers
@@ -94,28 +95,18 @@ type Bus struct {
 	backlog []*Message
 }
 
-// BusOption configures a Bus.
-type BusOption func(*Bus)
+// DefaultBusBuffer is the buffer of a Bus made by NewBus.
+const DefaultBusBuffer = 1024
 
-// BusBuffer sets how many unacknowledged messages a subscription (and the
-// backlog) holds before Publish waits (default 1024).
-func BusBuffer(n int) BusOption {
-	return func(b *Bus) {
-		if n > 0 {
-			b.buffer = n
-		}
-	}
-}
+// NewBus returns an empty bus whose subscriptions (and backlog) each hold up
+// to DefaultBusBuffer unacknowledged messages.
+func NewBus() *Bus { return NewBusSize(DefaultBusBuffer) }
 
-// NewBus returns an empty bus.
-func NewBus(opts ...BusOption) *Bus {
-	b := &Bus{buffer: 1024, backoff: 50 * time.Millisecond, subs: make(map[*subscription]struct{})}
-	for _, o := range opts {
-		if o != nil {
-			o(b)
-		}
-	}
-	return b
+// NewBusSize returns an empty bus whose subscriptions (and backlog) each
+// hold up to buffer unacknowledged messages before Publish waits (buffer <
+// 1 means 1).
+func NewBusSize(buffer int) *Bus {
+	return &Bus{buffer: max(1, buffer), backoff: 50 * time.Millisecond, subs: make(map[*subscription]struct{})}
 }
 
 // Publish queues e on topic for every subscription of the topic and

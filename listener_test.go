@@ -280,12 +280,12 @@ func TestListenRecordsEverythingPublishedBeforeClose(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name    string
-		busOpts []audit.BusOption
+		buffer  int
 		workers int
 	}{
-		{"defaults", nil, 0},
-		{"small buffer one worker", []audit.BusOption{audit.BusBuffer(8)}, 1},
-		{"small buffer many workers", []audit.BusOption{audit.BusBuffer(16)}, 32},
+		{"defaults", audit.DefaultBusBuffer, 0},
+		{"small buffer one worker", 8, 1},
+		{"small buffer many workers", 16, 32},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -294,7 +294,7 @@ func TestListenRecordsEverythingPublishedBeforeClose(t *testing.T) {
 				opts = append(opts, audit.WithListenerWorkers(tc.workers))
 			}
 			l, _ := setup(t, opts...)
-			bus := audit.NewBus(tc.busOpts...)
+			bus := audit.NewBusSize(tc.buffer)
 			li, err := l.Listen(t.Context(), bus)
 			require.NoError(t, err)
 
@@ -315,7 +315,7 @@ func TestListenRecordsEverythingPublishedBeforeClose(t *testing.T) {
 func TestListenCloseWhilePublishing(t *testing.T) {
 	t.Parallel()
 	l, _ := setup(t, audit.WithListenerWorkers(8))
-	bus := audit.NewBus(audit.BusBuffer(32))
+	bus := audit.NewBusSize(32)
 	li, err := l.Listen(t.Context(), bus)
 	require.NoError(t, err)
 
@@ -672,7 +672,7 @@ func TestListenBusRedeliversAfterStoreFailures(t *testing.T) {
 	store.failures.Store(failures)
 	var handled listenErrors
 	l := listenNew(t, store, audit.WithErrorHandler(handled.handle), audit.WithListenerWorkers(8))
-	bus := audit.NewBus(audit.BusBuffer(64))
+	bus := audit.NewBusSize(64)
 	li, err := l.Listen(t.Context(), bus)
 	require.NoError(t, err)
 
@@ -763,7 +763,7 @@ func TestListenInvalidEventReportedAndAcked(t *testing.T) {
 
 func TestBusBackpressure(t *testing.T) {
 	t.Parallel()
-	bus := audit.NewBus(audit.BusBuffer(4))
+	bus := audit.NewBusSize(4)
 	subCtx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	ch, err := bus.Subscribe(subCtx, "things")
@@ -822,7 +822,7 @@ func TestBusBackpressure(t *testing.T) {
 
 func TestBusBacklogFull(t *testing.T) {
 	t.Parallel()
-	bus := audit.NewBus(audit.BusBuffer(4))
+	bus := audit.NewBusSize(4)
 	// A subscription to another topic does not take these.
 	subCtx, cancel := context.WithCancel(t.Context())
 	defer cancel()
