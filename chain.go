@@ -462,7 +462,7 @@ func (cp *Checkpoint) UnmarshalText(text []byte) error {
 	if c.Seq, err = strconv.ParseInt(f[1], 10, 64); err != nil || c.Seq < 0 {
 		return fmt.Errorf("%w: seq %q", ErrInvalidCheckpoint, f[1])
 	}
-	if c.Hash, err = hex.DecodeString(f[2]); err != nil || (len(c.Hash) != HashSize && !(c.Seq == 0 && len(c.Hash) == 0)) {
+	if c.Hash, err = hex.DecodeString(f[2]); err != nil || len(c.Hash) != HashSize {
 		return fmt.Errorf("%w: hash %q", ErrInvalidCheckpoint, f[2])
 	}
 	if c.Time, err = time.Parse(time.RFC3339Nano, f[3]); err != nil {
@@ -514,8 +514,8 @@ func (cp Checkpoint) verifySignature(pub ed25519.PublicKey) error {
 	return cp.VerifySignature(pub)
 }
 
-// Checkpoint returns the current head of the chain (Seq 0 for an empty
-// log), signed when the logger has a key (WithCheckpointKey).
+// Checkpoint returns the current head of the chain (Seq 0 and the genesis
+// hash, 32 zero bytes, for an empty log), signed when the logger has a key (WithCheckpointKey).
 func (l *Logger) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if l.c.isClosed() {
 		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", ErrClosed)
@@ -523,6 +523,9 @@ func (l *Logger) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	seq, hash, err := l.c.store.Head(ctx)
 	if err != nil {
 		return Checkpoint{}, err
+	}
+	if seq == 0 {
+		hash = append([]byte(nil), genesisHash...) // what seq 1 will chain to
 	}
 	return l.c.opts.sign(Checkpoint{Seq: seq, Hash: hash, Time: time.Now().UTC()}), nil
 }

@@ -73,6 +73,9 @@ func TestVerifyIntact(t *testing.T) {
 	cp0, err := l.Checkpoint(ctx)
 	require.NoError(t, err)
 	require.Zero(t, cp0.Seq)
+	text0, err := cp0.MarshalText()
+	require.NoError(t, err)
+	require.NoError(t, cp0.UnmarshalText(text0), "an empty log's checkpoint round-trips: %s", text0)
 
 	var last audit.Event
 	for i := range 300 {
