@@ -145,13 +145,7 @@ func TestAppendOnly(t *testing.T) {
 // the tool someone with the file would reach for.
 func TestSQLiteShell(t *testing.T) {
 	t.Parallel()
-	shell, err := exec.LookPath("sqlite3")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("sqlite3 shell not installed (.ci/run installs it)")
-		}
-		t.Skip("sqlite3 shell not installed")
-	}
+	shell := sqlite3Shell(t)
 	ctx := t.Context()
 	l, path := setup(t)
 	e, err := l.Track(ctx, nil, "shell.tested", nil, audit.WithMeta("k", "v"))

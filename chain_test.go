@@ -18,9 +18,9 @@ import (
 	"github.com/trailkit/audit"
 )
 
-// shell runs SQL on the file with the sqlite3 command-line shell, as
-// someone tampering with the file would.
-func shell(t *testing.T, path, sql string) string {
+// sqlite3Shell returns the path of the sqlite3 command-line shell. CI must
+// have it (.ci/run installs it); elsewhere the test is skipped without it.
+func sqlite3Shell(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("sqlite3")
 	if err != nil {
@@ -29,7 +29,14 @@ func shell(t *testing.T, path, sql string) string {
 		}
 		t.Skip("sqlite3 shell not installed")
 	}
-	out, err := exec.Command(bin, "-bail", path, sql).CombinedOutput()
+	return bin
+}
+
+// shell runs SQL on the file with the sqlite3 command-line shell, as
+// someone tampering with the file would.
+func shell(t *testing.T, path, sql string) string {
+	t.Helper()
+	out, err := exec.Command(sqlite3Shell(t), "-bail", path, sql).CombinedOutput()
 	require.NoError(t, err, "%s: %s", sql, out)
 	return strings.TrimSpace(string(out))
 }
