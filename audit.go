@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,10 @@ var (
 	// ErrInvalidQuery is returned for a Query with out-of-range or malformed
 	// fields.
 	ErrInvalidQuery = errors.New("audit: invalid query")
-	// ErrInvalidCursor is returned for a Query.After that was not made by
-	// Page.Next, or was made for another query or tenant.
+	// ErrInvalidCursor is returned for a Query.After that is malformed or
+	// was made by Page.Next for another query or tenant. (A cursor is not
+	// secret: one built by hand only moves the position within the
+	// caller's own tenant and query.)
 	ErrInvalidCursor = errors.New("audit: invalid cursor")
 	// ErrClosed is returned by writes and reads after Close.
 	ErrClosed = errors.New("audit: logger closed")
@@ -127,6 +130,7 @@ type core struct {
 	closeOnce sync.Once
 	closeErr  error
 	stopTick  chan struct{} // ends the checkpoint ticker
+	ticking   sync.WaitGroup
 
 	listenMu        sync.Mutex
 	listeners       map[*Listener]struct{}
@@ -201,7 +205,7 @@ func newLogger(store Store, o options) (*Logger, error) {
 		}
 		c.checkpoints = &checkpointer{path: path, every: o.cpEvery, interval: o.cpInterval, lastTime: time.Now()}
 		if o.cpInterval > 0 {
-			go c.checkpointTicker(o.cpInterval)
+			c.ticking.Go(func() { c.checkpointTicker(o.cpInterval) })
 		}
 	}
 	return &Logger{c: c}, nil
@@ -237,6 +241,7 @@ func (l *Logger) Close() error {
 		}
 		c.mu.Unlock()
 		close(c.stopTick)
+		c.ticking.Wait()
 		c.checkpointHead(true)
 		c.closeErr = c.store.Close()
 	})
@@ -272,8 +277,10 @@ func (l *Logger) Track(ctx context.Context, actor any, action string, resource a
 //
 // Concurrent calls share transactions (group commit, see submit). If e
 // carries an IdempotencyKey already used in its tenant, Record returns the
-// first event and writes nothing. If ctx ends while the event waits for its
-// commit, Record returns ctx's error, and the event may still be recorded.
+// first event and writes nothing. If ctx ends while the event is still
+// queued, Record returns ctx's error and the event is not recorded; once
+// its transaction has started, Record waits for the commit and returns its
+// outcome.
 func (l *Logger) Record(ctx context.Context, e Event) (Event, error) {
 	e, err := l.prepare(e)
 	if err == nil {
@@ -371,18 +378,51 @@ func (c *core) submit(ctx context.Context, e Event) (Event, error) {
 			}
 			return r.Event, r.Err
 		case <-ctx.Done():
-			// Someone must still take the result, or the lead.
-			go func() {
-				for r := range req.done {
-					if !r.lead {
-						return
-					}
+			if c.withdraw(req) {
+				return Event{}, fmt.Errorf("audit: record: %w: the event was not recorded", ctx.Err())
+			}
+			// Its transaction has started: wait for the outcome, which
+			// is bounded by the commit, and tell the truth about it.
+			for r := range req.done {
+				if r.lead {
 					c.lead()
+					continue
 				}
-			}()
-			return Event{}, fmt.Errorf("audit: record: gave up waiting for the commit, the event may still be recorded: %w", ctx.Err())
+				return r.Event, r.Err
+			}
 		}
 	}
+}
+
+// withdraw takes req out of the queue if no batch has taken it yet, and
+// reports whether it did. If req had been handed the lead, the lead passes
+// on.
+func (c *core) withdraw(req *writeRequest) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := slices.Index(c.queue, req)
+	if i < 0 {
+		return false
+	}
+	c.queue = slices.Delete(c.queue, i, i+1)
+	select {
+	case <-req.done: // a queued request can only have been handed the lead
+		c.passLead()
+	default:
+	}
+	return true
+}
+
+// passLead hands the lead to the oldest queued request, or gives it up.
+// c.mu must be held; the send cannot block, as a queued request's channel
+// is empty until it is handed the lead.
+func (c *core) passLead() {
+	if len(c.queue) > 0 {
+		c.queue[0].done <- commitResult{lead: true}
+		return
+	}
+	c.leading = false
+	c.idle.Broadcast()
 }
 
 // lead commits one batch from the front of the queue and passes the lead
@@ -420,14 +460,7 @@ func (c *core) lead() {
 	}
 
 	c.mu.Lock()
-	if len(c.queue) > 0 {
-		next := c.queue[0]
-		c.mu.Unlock()
-		next.done <- commitResult{lead: true}
-		return
-	}
-	c.leading = false
-	c.idle.Broadcast()
+	c.passLead()
 	c.mu.Unlock()
 }
 
@@ -672,8 +705,8 @@ func WithRedactKeys(keys ...string) Option {
 }
 
 // WithCheckpointKey signs checkpoints (Logger.Checkpoint and the
-// checkpoint file) with key, and makes Verify check checkpoint signatures
-// against its public key.
+// checkpoint file) with key, and makes Verify trust only checkpoints signed
+// by it, as WithCheckpointPublicKey does.
 func WithCheckpointKey(key ed25519.PrivateKey) Option {
 	return func(o *options) {
 		o.checkpointKey = key
@@ -681,6 +714,16 @@ func WithCheckpointKey(key ed25519.PrivateKey) Option {
 			o.checkpointPub = key.Public().(ed25519.PublicKey)
 		}
 	}
+}
+
+// WithCheckpointPublicKey makes Verify trust only checkpoints signed by
+// the private key of pub: a signed checkpoint that does not verify against
+// pub, and an unsigned one, are refused with ErrInvalidCheckpoint. A
+// verifier needs only this public key, never the private one. (Without it,
+// and without WithCheckpointKey, a signed checkpoint is checked against the
+// key it names itself, which proves only that its text was not altered.)
+func WithCheckpointPublicKey(pub ed25519.PublicKey) Option {
+	return func(o *options) { o.checkpointPub = pub }
 }
 
 // WithCheckpointFile appends a checkpoint line to path after every

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -129,6 +131,10 @@ func TestAppendOnly(t *testing.T) {
 		`REPLACE INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (1, '` + e.ID + `', 'forged', 0, 0)`,
 		`INSERT INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (1, 'y', 'forged', 0, 0)
 		 ON CONFLICT (seq) DO UPDATE SET action = 'forged'`,
+		`INSERT INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (0, 'z', 'forged', 0, 0)`,
+		`INSERT INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (-7, 'z', 'forged', 0, 0)`,
+		`INSERT INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (5, 'z', 'forged', 0, 0)`,
+		`INSERT INTO audit_events (id, action, occurred_at, recorded_at) SELECT 'w' || seq, 'forged', 0, 0 FROM audit_events`,
 	} {
 		_, err := db.ExecContext(ctx, stmt)
 		require.ErrorContains(t, err, "append-only", stmt)
@@ -196,6 +202,14 @@ func TestSecretsNeverReachDisk(t *testing.T) {
 	check()
 	require.NoError(t, l.Close())
 	check()
+}
+
+func TestNewSQLiteStoreNeedsTwoConnections(t *testing.T) {
+	t.Parallel()
+	db := openAppDB(t, filepath.Join(t.TempDir(), "app.db"))
+	db.SetMaxOpenConns(1)
+	_, err := audit.NewSQLiteStore(t.Context(), db)
+	require.ErrorContains(t, err, "one open connection")
 }
 
 func TestTrackTx(t *testing.T) {
@@ -415,4 +429,40 @@ func TestAppendIsolatesFailures(t *testing.T) {
 	acts, err := l.Actions(ctx, "batch", 10)
 	require.NoError(t, err)
 	require.Equal(t, []audit.ActionCount{{Action: "batch.item", Count: 69}}, acts)
+}
+
+// TestRecordDeadlines gives writers deadlines too short to meet: a call
+// that fails with its context's error recorded nothing, a call that
+// succeeds recorded its event, and nothing is left behind afterwards.
+func TestRecordDeadlines(t *testing.T) {
+	t.Parallel()
+	l, _ := setup(t)
+	var ok, gaveUp atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 32 {
+		wg.Go(func() {
+			for i := range 40 {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Duration(rand.IntN(3000))*time.Microsecond)
+				_, err := l.Track(ctx, audit.Ref{ID: fmt.Sprint(w)}, "deadline.test", nil, audit.WithMeta("i", i))
+				cancel()
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, context.DeadlineExceeded):
+					gaveUp.Add(1)
+				default:
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	p, err := l.Recent(t.Context(), audit.Query{PerPage: 1})
+	require.NoError(t, err)
+	require.Equal(t, int(ok.Load()), p.TotalCount, "exactly the successful calls were recorded")
+	require.Equal(t, int64(32*40), ok.Load()+gaveUp.Load())
+	t.Logf("%d recorded, %d gave up", ok.Load(), gaveUp.Load())
+	// The log still works, and nothing waits in the queue.
+	_, err = l.Track(t.Context(), nil, "after.deadlines", nil)
+	require.NoError(t, err)
 }

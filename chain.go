@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -230,10 +231,10 @@ const verifyChunk = 2048
 // reports the first event that does not belong: a field changed since it
 // was written, a missing Seq, a forged or reordered event. With checkpoints
 // it also checks that the log still extends each of them, which catches the
-// newest events being removed or rewritten. Signed checkpoints are checked
-// against WithCheckpointKey's public key when one is configured (or their
-// own key otherwise); a checkpoint whose signature does not verify is an
-// error wrapping ErrInvalidCheckpoint.
+// newest events being removed or rewritten. With WithCheckpointPublicKey (or
+// WithCheckpointKey), only checkpoints signed by that key are accepted;
+// without, a signed checkpoint is checked against the key it names itself.
+// A checkpoint refused is an error wrapping ErrInvalidCheckpoint.
 //
 // The chain is global: Verify checks every tenant's events whichever view
 // it is called on. Tampering is reported in the VerifyReport; the error is
@@ -260,6 +261,13 @@ func (l *Logger) Verify(ctx context.Context, against ...Checkpoint) (VerifyRepor
 		if cp.Seq > 0 {
 			pins[cp.Seq] = cp.Hash
 		}
+	}
+
+	// The chain starts at seq 1: a row before it can only be forged.
+	if before, err := l.c.store.ReadChain(ctx, math.MinInt64, 0); err != nil {
+		return VerifyReport{}, err
+	} else if len(before) > 0 {
+		return VerifyReport{FirstBad: 1, Reason: fmt.Sprintf("forged: a row with seq %d stands before the chain", before[0].Event.Seq)}, nil
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

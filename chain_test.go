@@ -41,7 +41,7 @@ func shell(t *testing.T, path, sql string) string {
 	return strings.TrimSpace(string(out))
 }
 
-const dropTriggers = `DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; DROP TRIGGER audit_events_no_replace;`
+const dropTriggers = `DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; DROP TRIGGER audit_events_next_seq;`
 
 // chainLog writes n events across tenants into a new file and closes it.
 func chainLog(t *testing.T, n int) string {
@@ -142,6 +142,7 @@ func TestTampering(t *testing.T) {
 		{"changed id", `UPDATE audit_events SET id = 'other' WHERE seq = 2`, 2, "altered"},
 		{"recomputed-looking hash", `UPDATE audit_events SET hash = randomblob(32) WHERE seq = 4`, 4, "altered"},
 		{"broken link", `UPDATE audit_events SET prev_hash = randomblob(32) WHERE seq = 15`, 15, "broken link"},
+		{"emptied targets", `UPDATE audit_events SET targets = '' WHERE seq = 8`, 8, "unreadable"},
 		{"corrupt metadata", `UPDATE audit_events SET metadata = '{not json' WHERE seq = 6`, 6, "unreadable"},
 		{"deleted row", `DELETE FROM audit_events WHERE seq = 12`, 12, "missing"},
 		{"deleted rows", `DELETE FROM audit_events WHERE seq BETWEEN 4 AND 8`, 4, "missing"},
@@ -150,6 +151,10 @@ func TestTampering(t *testing.T) {
 			SELECT 21, 'forged', 'doc.forged', occurred_at, recorded_at, hash, randomblob(32) FROM audit_events WHERE seq = 20`, 21, "altered"},
 		{"forged row copied", `INSERT INTO audit_events (seq, id, tenant, action, actor_type, actor_id, actor_name, resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key, occurred_at, recorded_at, prev_hash, hash)
 			SELECT 21, id || 'x', tenant, action, actor_type, actor_id, actor_name, resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key, occurred_at, recorded_at, prev_hash, hash FROM audit_events WHERE seq = 20`, 21, "broken link"},
+		{"forged row before the chain", `INSERT INTO audit_events (seq, id, action, occurred_at, recorded_at, prev_hash, hash)
+			SELECT -1, id, 'doc.forged', occurred_at, recorded_at, prev_hash, hash FROM audit_events WHERE seq = 5`, 1, "before the chain"},
+		{"forged row at seq 0", `INSERT INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (0, 'zero', 'doc.forged', 0, 0)`, 1, "before the chain"},
+		{"forged row past a gap", `INSERT INTO audit_events (seq, id, action, occurred_at, recorded_at) VALUES (40, 'far', 'doc.forged', 0, 0)`, 21, "missing"},
 		{"reordered rows", `UPDATE audit_events SET seq = 100 WHERE seq = 8; UPDATE audit_events SET seq = 8 WHERE seq = 9; UPDATE audit_events SET seq = 9 WHERE seq = 100`, 8, "broken link"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -161,7 +166,9 @@ func TestTampering(t *testing.T) {
 			require.False(t, rep.OK, c.name)
 			require.Equal(t, c.firstBad, rep.FirstBad, "%s: %s", c.name, rep.Reason)
 			require.Contains(t, rep.Reason, c.reason)
-			require.Equal(t, c.firstBad-1, rep.Checked)
+			if c.reason != "before the chain" {
+				require.Equal(t, c.firstBad-1, rep.Checked)
+			}
 		})
 	}
 }
@@ -216,7 +223,7 @@ func TestSignedCheckpoints(t *testing.T) {
 	ctx := t.Context()
 	pub, priv, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
-	l, _ := setup(t, audit.WithCheckpointKey(priv))
+	l, path := setup(t, audit.WithCheckpointKey(priv))
 	for range 3 {
 		_, err := l.Track(ctx, nil, "signed.event", nil)
 		require.NoError(t, err)
@@ -253,6 +260,21 @@ func TestSignedCheckpoints(t *testing.T) {
 	unsigned := audit.Checkpoint{Seq: back.Seq, Hash: back.Hash, Time: back.Time}
 	_, err = l.Verify(ctx, unsigned)
 	require.ErrorIs(t, err, audit.ErrInvalidCheckpoint, "a logger with a key wants signed checkpoints")
+
+	// An auditor holding only the public key trusts only that key.
+	_, otherPriv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	impostor := audit.Checkpoint{Seq: back.Seq, Hash: back.Hash, Time: back.Time, PublicKey: otherPriv.Public().(ed25519.PublicKey)}
+	impostor.Signature = ed25519.Sign(otherPriv, []byte(strings.SplitN(back.String(), " ", 5)[0]+" "+strings.Join(strings.Fields(back.String())[1:4], " ")))
+	require.NoError(t, impostor.VerifySignature(nil), "well formed, signed by another key")
+	auditor, err := audit.Open(ctx, path, audit.WithCheckpointPublicKey(pub))
+	require.NoError(t, err)
+	defer auditor.Close()
+	rep, err = auditor.Verify(ctx, back)
+	require.NoError(t, err)
+	require.True(t, rep.OK)
+	_, err = auditor.Verify(ctx, impostor)
+	require.ErrorIs(t, err, audit.ErrInvalidCheckpoint)
 
 	for _, bad := range []string{"", "audit-checkpoint/v1", "audit-checkpoint/v1 x 00 2020-01-01T00:00:00Z",
 		"audit-checkpoint/v1 1 zz 2020-01-01T00:00:00Z", "audit-checkpoint/v1 1 " + strings.Repeat("0", 64) + " yesterday",

@@ -32,6 +32,7 @@ type Message struct {
 	Topic string
 	Event Event
 
+	chans  sync.Once // makes acked and nacked, so a Message literal works too
 	once   sync.Once
 	acked  chan struct{}
 	nacked chan struct{}
@@ -41,7 +42,13 @@ type Message struct {
 // NewMessage returns a message ready to be delivered to a Listener. An
 // adapter for another bus waits on Acked and Nacked to settle the original.
 func NewMessage(id, topic string, e Event) *Message {
-	return &Message{ID: id, Topic: topic, Event: e, acked: make(chan struct{}), nacked: make(chan struct{})}
+	return &Message{ID: id, Topic: topic, Event: e}
+}
+
+func (m *Message) makeChans() {
+	m.chans.Do(func() {
+		m.acked, m.nacked = make(chan struct{}), make(chan struct{})
+	})
 }
 
 // Ack reports the message handled. Only the first Ack or Nack counts; Ack
@@ -53,12 +60,13 @@ func (m *Message) Ack() bool { return m.resolve(true) }
 func (m *Message) Nack() bool { return m.resolve(false) }
 
 // Acked is closed when the message is acknowledged.
-func (m *Message) Acked() <-chan struct{} { return m.acked }
+func (m *Message) Acked() <-chan struct{} { m.makeChans(); return m.acked }
 
 // Nacked is closed when the message is negatively acknowledged.
-func (m *Message) Nacked() <-chan struct{} { return m.nacked }
+func (m *Message) Nacked() <-chan struct{} { m.makeChans(); return m.nacked }
 
 func (m *Message) resolve(ack bool) bool {
+	m.makeChans()
 	done := false
 	m.once.Do(func() {
 		done = true
@@ -98,6 +106,20 @@ type Bus struct {
 // DefaultBusBuffer is the buffer of a Bus made by NewBus.
 const DefaultBusBuffer = 1024
 
+// init makes a zero Bus usable, with the defaults of NewBus; b.mu must be
+// held.
+func (b *Bus) init() {
+	if b.subs == nil {
+		b.subs = make(map[*subscription]struct{})
+	}
+	if b.buffer < 1 {
+		b.buffer = DefaultBusBuffer
+	}
+	if b.backoff <= 0 {
+		b.backoff = 50 * time.Millisecond
+	}
+}
+
 // NewBus returns an empty bus whose subscriptions (and backlog) each hold up
 // to DefaultBusBuffer unacknowledged messages.
 func NewBus() *Bus { return NewBusSize(DefaultBusBuffer) }
@@ -123,6 +145,7 @@ func (b *Bus) Publish(ctx context.Context, topic string, e Event) error {
 	}
 	id := newID()
 	b.mu.Lock()
+	b.init()
 	var targets []*subscription
 	for s := range b.subs {
 		if s.matches(topic) {
@@ -156,6 +179,7 @@ func (b *Bus) Subscribe(ctx context.Context, topic string) (<-chan *Message, err
 	}
 	s := &subscription{bus: b, topic: topic, out: make(chan *Message), changed: make(chan struct{})}
 	b.mu.Lock()
+	b.init()
 	kept := b.backlog[:0]
 	for _, m := range b.backlog {
 		if s.matches(m.Topic) {
@@ -400,9 +424,12 @@ func (li *Listener) handle(m *Message) {
 }
 
 // Close stops taking new messages and returns once every message the
-// subscriber delivers before its channel closes has been recorded or
-// reported; with a Bus, that is every message published before Close was
-// called. Close is idempotent.
+// subscriber delivers before its channel closes has been settled: with a
+// Bus, every message published before Close was called has then been
+// recorded, except one that failed for a passing reason while closing
+// (it went back to the bus's backlog for the next subscription) or could
+// never be recorded (it was reported to the error handler). Close is
+// idempotent.
 func (li *Listener) Close() error {
 	li.once.Do(func() {
 		li.cancel()

@@ -1145,3 +1145,23 @@ func TestListenRestartAfterStoreFailures(t *testing.T) {
 	requireListenedOnce(t, counts, keys)
 	require.Empty(t, listenTakeBacklog(t, bus))
 }
+
+// TestListenZeroValues: a Message written as a literal (as an adapter
+// might) and a zero Bus work.
+func TestListenZeroValues(t *testing.T) {
+	t.Parallel()
+	m := &audit.Message{ID: "m", Topic: "t", Event: audit.Event{Action: "a.b"}}
+	require.True(t, m.Ack())
+	require.False(t, m.Nack())
+	<-m.Acked()
+
+	l, _ := setup(t)
+	var bus audit.Bus
+	li, err := l.Listen(t.Context(), &bus)
+	require.NoError(t, err)
+	require.NoError(t, bus.Publish(t.Context(), "t", audit.Event{Action: "zero.bus"}))
+	require.NoError(t, li.Close())
+	p, err := l.Recent(t.Context(), audit.Query{Action: "zero.bus"})
+	require.NoError(t, err)
+	require.Equal(t, 1, p.TotalCount)
+}

@@ -36,7 +36,7 @@ CREATE TABLE audit_events (
 -- Ids and idempotency keys (per tenant) are unique: the writer makes them
 -- so inside its IMMEDIATE transaction. The indexes are deliberately not
 -- UNIQUE, so that seq is the only key an INSERT OR REPLACE can conflict on,
--- and the trigger below refuses that.
+-- and the trigger below refuses any seq but the next one.
 CREATE INDEX audit_events_id ON audit_events (id);
 CREATE INDEX audit_events_idempotency
     ON audit_events (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
@@ -51,7 +51,8 @@ CREATE INDEX audit_events_resource ON audit_events (tenant, resource_id);
 
 -- Append-only, enforced by the database for every connection, the sqlite3
 -- shell included. INSERT OR REPLACE deletes without firing DELETE triggers,
--- so an insert that would replace a row (its seq is taken) is rejected too.
+-- so every insert must take the next seq: that refuses replacing a row (its
+-- seq is taken), gaps, and rows before the chain (seq 0 or less).
 CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
 BEGIN
     SELECT RAISE(ABORT, 'audit_events is append-only: UPDATE is not allowed');
@@ -62,10 +63,10 @@ BEGIN
     SELECT RAISE(ABORT, 'audit_events is append-only: DELETE is not allowed');
 END;
 
-CREATE TRIGGER audit_events_no_replace BEFORE INSERT ON audit_events
-WHEN EXISTS (SELECT 1 FROM audit_events WHERE seq = NEW.seq)
+CREATE TRIGGER audit_events_next_seq BEFORE INSERT ON audit_events
+WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM audit_events)
 BEGIN
-    SELECT RAISE(ABORT, 'audit_events is append-only: an insert may not replace a row');
+    SELECT RAISE(ABORT, 'audit_events is append-only: an insert must take the next seq');
 END;
 
 -- audit_counts keeps exact totals for the common page shapes, updated in the

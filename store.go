@@ -176,19 +176,19 @@ func OpenSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore
 		_ = writer.Close()
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
+	s.writer, s.own = writer, true // Close closes it from now on
 	readers, err := sqlx.Open("sqlite", uri+"?mode=ro&"+common+"&_pragma=query_only(1)&_pragma=cache_size(-16384)")
 	if err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
+	s.readers = readers
 	readers.SetMaxOpenConns(o.Readers)
 	readers.SetMaxIdleConns(o.Readers)
 	if err := readers.PingContext(ctx); err != nil {
-		_ = readers.Close()
 		_ = s.Close()
 		return nil, fmt.Errorf("audit: open %s: readers: %w", path, classify(err))
 	}
-	s.writer, s.readers, s.own = writer, readers, true
 	if o.MaxBytes > 0 {
 		if err := s.SetMaxBytes(ctx, o.MaxBytes); err != nil {
 			_ = s.Close()
@@ -201,11 +201,15 @@ func OpenSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore
 // NewSQLiteStore puts the audit tables in the application's own SQLite
 // database db, migrating them as needed, and returns a store on it. The
 // store takes one connection from db's pool for its writer and reads through
-// db; Close gives the connection back and leaves db open. Configure db with
+// db, so db must allow at least two open connections (SetMaxOpenConns 0 or
+// 2 and more); Close gives the connection back and leaves db open. Configure db with
 // WAL and a busy timeout, e.g. "file:app.db?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)".
 func NewSQLiteStore(ctx context.Context, db *sqlx.DB) (*SQLiteStore, error) {
 	if db == nil {
 		return nil, fmt.Errorf("audit: NewSQLiteStore: nil db")
+	}
+	if n := db.Stats().MaxOpenConnections; n == 1 {
+		return nil, fmt.Errorf("audit: NewSQLiteStore: db allows one open connection; the store keeps one for its writer and needs another to read")
 	}
 	s, err := newSQLiteStore(ctx, db, db)
 	if err != nil {
@@ -280,7 +284,10 @@ func (s *SQLiteStore) Close() error {
 	s.closed = true
 	err := errors.Join(s.stmts.close(), s.begin.Close(), s.commit.Close(), s.rollback.Close(), s.wconn.Close())
 	if s.own {
-		err = errors.Join(err, s.readers.Close(), s.writer.Close())
+		if s.readers != nil {
+			err = errors.Join(err, s.readers.Close())
+		}
+		err = errors.Join(err, s.writer.Close())
 	}
 	return err
 }
@@ -798,6 +805,14 @@ func chainEntry(v []driver.Value) ChainEntry {
 		Hash:           raw(v[17]),
 	}
 	ce := ChainEntry{Event: e, Raw: true, RawTargets: str(v[10]), RawMetadata: str(v[12])}
+	// Empty JSON is stored as NULL; an empty string there was put there
+	// (and would not decode).
+	if t, ok := v[10].(string); ok && t == "" {
+		ce.Err = errors.New("targets is an empty string, not NULL")
+	}
+	if m, ok := v[12].(string); ok && m == "" {
+		ce.Err = errors.New("metadata is an empty string, not NULL")
+	}
 	for i, want := range [...]bool{0: true, 14: true, 15: true} {
 		if want {
 			if _, ok := v[i].(int64); !ok {

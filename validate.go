@@ -74,10 +74,13 @@ func RefOf(v any) (Ref, error) {
 	if rv.Kind() != reflect.Struct {
 		return Ref{}, fmt.Errorf("%w: %w: %T has no ID", ErrInvalidEvent, ErrUnsupportedSubject, v)
 	}
-	f := rv.FieldByName("ID")
 	sf, ok := rv.Type().FieldByName("ID")
-	if !ok || !f.IsValid() || !sf.IsExported() {
+	if !ok || !sf.IsExported() {
 		return Ref{}, fmt.Errorf("%w: %w: %T has no exported ID field", ErrInvalidEvent, ErrUnsupportedSubject, v)
+	}
+	f, err := rv.FieldByIndexErr(sf.Index)
+	if err != nil { // through a nil embedded pointer
+		return Ref{}, fmt.Errorf("%w: %w: %T: ID: %w", ErrInvalidEvent, ErrUnsupportedSubject, v, err)
 	}
 	var id string
 	switch f.Kind() {
@@ -92,7 +95,9 @@ func RefOf(v any) (Ref, error) {
 	}
 	r := Ref{Type: snakeCase(rv.Type().Name()), ID: id}
 	if nf, ok := rv.Type().FieldByName("Name"); ok && nf.IsExported() && nf.Type.Kind() == reflect.String {
-		r.Name = rv.FieldByName("Name").String()
+		if name, err := rv.FieldByIndexErr(nf.Index); err == nil {
+			r.Name = name.String()
+		}
 	}
 	return r, nil
 }
