@@ -153,6 +153,24 @@ func OpenSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore
 	if o.Readers <= 0 {
 		o.Readers = max(4, runtime.NumCPU())
 	}
+	// Some steps of opening a file that other processes are opening or
+	// writing (switching it to WAL, WAL recovery) answer SQLITE_BUSY without
+	// waiting on the busy timeout; try again until the timeout has passed.
+	deadline := time.Now().Add(o.BusyTimeout)
+	for pause := time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
+		s, err := openSQLite(ctx, path, o)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return s, err
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("audit: open %s: %w", path, ctx.Err())
+		}
+	}
+}
+
+func openSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore, error) {
 	syncMode := "NORMAL"
 	if o.Durability == DurabilityFull {
 		syncMode = "FULL"
@@ -713,6 +731,11 @@ func classify(err error) error {
 		}
 	}
 	return err
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 func isConstraint(err error) bool {
