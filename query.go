@@ -486,14 +486,11 @@ func listSQL(f Filter, actions []ActionCount, before int64, offset, limit int) (
 		args = append(args, limit, offset)
 	default:
 		where, wargs := f.where(before)
+		cond, targs := termRange(f.Search)
 		query = `SELECT ` + eventColumns + ` FROM audit_events INDEXED BY audit_events_tenant WHERE ` + where +
-			` AND action IN (SELECT action FROM audit_action_terms WHERE tenant = ? AND term >= ?` + termUpper(f.Search) +
+			` AND action IN (SELECT action FROM audit_action_terms WHERE tenant = ? AND ` + cond +
 			`) ORDER BY seq DESC LIMIT ? OFFSET ?`
-		args = append(wargs, f.Tenant, f.Search)
-		if up, ok := prefixEnd(f.Search); ok {
-			args = append(args, up)
-		}
-		args = append(args, limit, offset)
+		args = append(append(append(wargs, f.Tenant), targs...), limit, offset)
 	}
 	return query, args
 }
@@ -510,7 +507,8 @@ func countEvents(ctx context.Context, tx *sqlx.Tx, f Filter, actions []ActionCou
 			others++
 		}
 	}
-	if !timed && f.Search != "" && others == 0 || !timed && f.Search != "" && others == 1 && f.Action != "" {
+	if !timed && f.Search != "" && (others == 0 || others == 1 && f.Action != "") {
+		// The matching actions, already narrowed to f.Action, with counts.
 		var n int64
 		for _, a := range actions {
 			n += a.Count
@@ -521,7 +519,7 @@ func countEvents(ctx context.Context, tx *sqlx.Tx, f Filter, actions []ActionCou
 		kind, key := "total", ""
 		switch {
 		case f.Action != "":
-			return actionCount(ctx, tx, f.Tenant, f.Action)
+			kind, key = "action", f.Action
 		case f.ActorID != "":
 			kind, key = "actor", f.ActorID
 		case f.ResourceID != "":

@@ -2,8 +2,6 @@ package audit
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -88,26 +86,25 @@ func prefixEnd(p string) (string, bool) {
 	return "", false
 }
 
-// termUpper is the upper-bound condition of a range scan for term, if any.
-func termUpper(term string) string {
-	if _, ok := prefixEnd(term); ok {
-		return " AND term < ?"
+// termRange is the condition of a range scan of audit_action_terms for the
+// terms that start with term, and its arguments.
+func termRange(term string) (string, []any) {
+	if up, ok := prefixEnd(term); ok {
+		return `term >= ? AND term < ?`, []any{term, up}
 	}
-	return ""
+	return `term >= ?`, []any{term}
 }
 
 // matchActions returns the actions of tenant that term matches, with their
 // counts, most frequent first; wholeOnly matches the whole action only;
 // limit 0 returns them all.
 func matchActions(ctx context.Context, q sqlx.QueryerContext, tenant, term string, wholeOnly bool, limit int) ([]ActionCount, error) {
+	cond, targs := termRange(term)
 	query := `SELECT a.key, a.n FROM audit_counts a WHERE a.tenant = ? AND a.kind = 'action' AND a.key IN (
-		SELECT t.action FROM audit_action_terms t WHERE t.tenant = ? AND t.term >= ?` + termUpper(term)
-	args := []any{tenant, tenant, term}
-	if up, ok := prefixEnd(term); ok {
-		args = append(args, up)
-	}
+		SELECT action FROM audit_action_terms WHERE tenant = ? AND ` + cond
+	args := append([]any{tenant, tenant}, targs...)
 	if wholeOnly {
-		query += ` AND t.seg = 0`
+		query += ` AND seg = 0`
 	}
 	query += `) ORDER BY a.n DESC, a.key`
 	if limit > 0 {
@@ -128,17 +125,6 @@ func matchActions(ctx context.Context, q sqlx.QueryerContext, tenant, term strin
 		out = append(out, a)
 	}
 	return out, rows.Err()
-}
-
-const sqlActionCount = `SELECT n FROM audit_counts WHERE tenant = ? AND kind = 'action' AND key = ?`
-
-func actionCount(ctx context.Context, q sqlx.QueryerContext, tenant, action string) (int64, error) {
-	var n int64
-	err := q.QueryRowxContext(ctx, sqlActionCount, tenant, action).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	return n, err
 }
 
 // Actions implements Store.

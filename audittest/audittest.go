@@ -735,6 +735,20 @@ func testSearch(t *testing.T, newStore NewStore) {
 	require.Equal(t, 3*len(actions), p.TotalCount)
 	_, err = l.Search(ctx, "\xff", audit.Query{})
 	require.ErrorIs(t, err, audit.ErrInvalidQuery)
+
+	// A term that matches many distinct actions pages the same way.
+	var many []int64
+	for i := range 150 {
+		e, err := l.Track(ctx, nil, fmt.Sprintf("bulk.action%03d", i%75), nil)
+		require.NoError(t, err)
+		many = append(many, e.Seq)
+	}
+	slices.Reverse(many)
+	require.Equal(t, many, seqs(all(t, l, audit.Query{Search: "BULK", PerPage: 40})))
+	p, err = l.Search(ctx, "bulk.", audit.Query{PerPage: 40})
+	require.NoError(t, err)
+	require.Equal(t, 150, p.TotalCount)
+	require.Equal(t, many[:40], seqs(p.Entries))
 }
 
 func testActions(t *testing.T, newStore NewStore) {
