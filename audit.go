@@ -50,6 +50,9 @@ var (
 	// ErrDiskFull wraps write errors caused by a full disk or database. The
 	// failed write stored nothing; writing works again once there is room.
 	ErrDiskFull = errors.New("audit: database or disk is full")
+	// ErrInvalidCheckpoint is returned for a checkpoint that cannot be
+	// parsed or whose signature does not verify.
+	ErrInvalidCheckpoint = errors.New("audit: invalid checkpoint")
 )
 
 // Outcomes of an event.
@@ -224,6 +227,25 @@ func (l *Logger) Tenant() string { return l.tenant }
 
 // Store returns the store the logger records into.
 func (l *Logger) Store() Store { return l.c.store }
+
+// Backup writes a consistent copy of the whole log (every tenant) to a new
+// file at path while writers go on, for the store to open and verify on
+// its own: with the SQLite store, a snapshot taken with VACUUM INTO,
+// flushed to disk, and put in place only when complete. It refuses a path
+// that exists (an error wrapping fs.ErrExist). Copying the database file
+// with cp while the log is open misses the events still in its WAL; Backup
+// does not. Keep the checkpoint file (WithCheckpointFile) beside the copy.
+// The store must implement Backuper (ErrUnsupported otherwise).
+func (l *Logger) Backup(ctx context.Context, path string) error {
+	if l.c.isClosed() {
+		return fmt.Errorf("audit: backup: %w", ErrClosed)
+	}
+	b, ok := l.c.store.(Backuper)
+	if !ok {
+		return fmt.Errorf("audit: backup: %w", ErrUnsupported)
+	}
+	return b.Backup(ctx, path)
+}
 
 // Close publishes audit.closed (with WithBus), closes the log's listeners
 // (each records what it was delivered), waits for pending writes to commit,

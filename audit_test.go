@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,7 +76,7 @@ func TestOpenConfiguresAndMigrates(t *testing.T) {
 	l, err := audit.Open(ctx, path)
 	require.NoError(t, err)
 	s := l.Store().(*audit.SQLiteStore)
-	require.Equal(t, []int{1}, s.Migrated())
+	require.Equal(t, []int{1, 2}, s.Migrated())
 	_, err = l.Track(ctx, nil, "first.event", nil)
 	require.NoError(t, err)
 	require.NoError(t, l.Close())
@@ -88,7 +89,7 @@ func TestOpenConfiguresAndMigrates(t *testing.T) {
 	require.Equal(t, 42, userVersion, "the application's user_version is its own")
 	var versions []int
 	require.NoError(t, db.Select(&versions, `SELECT version FROM audit_schema_migrations`))
-	require.Equal(t, []int{1}, versions)
+	require.Equal(t, []int{1, 2}, versions)
 
 	// Reopening applies nothing and keeps the data.
 	l, err = audit.Open(ctx, path)
@@ -145,6 +146,38 @@ func TestAppendOnly(t *testing.T) {
 	var n int
 	require.NoError(t, db.Get(&n, `SELECT count(*) FROM audit_events`))
 	require.Equal(t, 1, n)
+}
+
+// TestInsertMustBeInStoredForm: the next row, even with the right seq and
+// a plausible hash, is refused unless every column is in the form the
+// library writes: a BLOB of a tenant's bytes would be invisible to reads.
+func TestInsertMustBeInStoredForm(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	l, path := setup(t)
+	_, err := l.Track(ctx, audit.Ref{Type: "user", ID: "1"}, "doc.created", nil)
+	require.NoError(t, err)
+	db := openAppDB(t, path)
+	const insert = `INSERT INTO audit_events (seq, id, tenant, action, actor_id, targets, metadata, idempotency_key, occurred_at, recorded_at, prev_hash, hash, hash_version)
+		SELECT 2, %s, %s, %s, %s, %s, %s, %s, %s, recorded_at, hash, hash, 2 FROM audit_events WHERE seq = 1`
+	good := []any{"'id2'", "'acme'", "'doc.forged'", "'7'", "NULL", "NULL", "NULL", "occurred_at"}
+	for i, bad := range []string{"CAST('id2' AS BLOB)", "CAST('acme' AS BLOB)", "x'41'", "CAST('7' AS BLOB)", "''", "''", "''", "'soon'"} {
+		args := slices.Clone(good)
+		args[i] = bad
+		stmt := fmt.Sprintf(insert, args...)
+		_, err := db.ExecContext(ctx, stmt)
+		require.ErrorContains(t, err, "not in the form the library writes", stmt)
+	}
+	var n int
+	require.NoError(t, db.Get(&n, `SELECT count(*) FROM audit_events`))
+	require.Equal(t, 1, n)
+	// The same insert in the stored form passes the trigger (Verify
+	// then reports it as forged: its hash is not its own).
+	_, err = db.ExecContext(ctx, fmt.Sprintf(insert, good...))
+	require.NoError(t, err)
+	rep, err := l.Verify(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), rep.FirstBad, rep.Reason)
 }
 
 // TestSQLiteShell checks the triggers from the sqlite3 command-line shell,

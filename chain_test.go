@@ -41,7 +41,16 @@ func shell(t *testing.T, path, sql string) string {
 	return strings.TrimSpace(string(out))
 }
 
-const dropTriggers = `DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; DROP TRIGGER audit_events_next_seq;`
+const dropTriggers = `DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; DROP TRIGGER audit_events_insert;`
+
+// recount is what a tamperer who knows the schema runs after removing
+// events: the derived tables rebuilt to agree with what is left.
+const recount = `DELETE FROM audit_counts;
+INSERT INTO audit_counts SELECT tenant, 'total', '', count(*) FROM audit_events GROUP BY tenant;
+INSERT INTO audit_counts SELECT tenant, 'actor', actor_id, count(*) FROM audit_events GROUP BY tenant, actor_id;
+INSERT INTO audit_counts SELECT tenant, 'resource', resource_id, count(*) FROM audit_events GROUP BY tenant, resource_id;
+INSERT INTO audit_counts SELECT tenant, 'action', action, count(*) FROM audit_events GROUP BY tenant, action;
+DELETE FROM audit_action_terms WHERE (tenant, action) NOT IN (SELECT tenant, key FROM audit_counts WHERE kind = 'action');`
 
 // chainLog writes n events across tenants into a new file and closes it.
 func chainLog(t *testing.T, n int) string {
@@ -142,8 +151,35 @@ func TestTampering(t *testing.T) {
 		{"changed id", `UPDATE audit_events SET id = 'other' WHERE seq = 2`, 2, "altered"},
 		{"recomputed-looking hash", `UPDATE audit_events SET hash = randomblob(32) WHERE seq = 4`, 4, "altered"},
 		{"broken link", `UPDATE audit_events SET prev_hash = randomblob(32) WHERE seq = 15`, 15, "broken link"},
-		{"emptied targets", `UPDATE audit_events SET targets = '' WHERE seq = 8`, 8, "unreadable"},
-		{"corrupt metadata", `UPDATE audit_events SET metadata = '{not json' WHERE seq = 6`, 6, "unreadable"},
+		{"emptied targets", `UPDATE audit_events SET targets = '' WHERE seq = 8`, 8, "malformed"},
+		{"corrupt metadata", `UPDATE audit_events SET metadata = '{not json' WHERE seq = 6`, 6, "malformed"},
+		// The same bytes in another storage class: a BLOB never equals
+		// the TEXT a query binds, so the row would vanish from reads.
+		{"tenant as blob", `UPDATE audit_events SET tenant = CAST(tenant AS BLOB) WHERE seq = 3`, 3, "tenant is stored as BLOB, not TEXT"},
+		{"id as blob", `UPDATE audit_events SET id = CAST(id AS BLOB) WHERE seq = 4`, 4, "id is stored as BLOB"},
+		{"action as blob", `UPDATE audit_events SET action = CAST(action AS BLOB) WHERE seq = 5`, 5, "action is stored as BLOB"},
+		{"actor id as blob", `UPDATE audit_events SET actor_id = CAST(actor_id AS BLOB) WHERE seq = 6`, 6, "actor_id is stored as BLOB"},
+		{"resource id as blob", `UPDATE audit_events SET resource_id = CAST(resource_id AS BLOB) WHERE seq = 7`, 7, "resource_id is stored as BLOB"},
+		{"metadata as blob", `UPDATE audit_events SET metadata = CAST(metadata AS BLOB) WHERE seq = 8`, 8, "metadata is stored as BLOB"},
+		{"targets as blob", `UPDATE audit_events SET targets = CAST(targets AS BLOB) WHERE seq = 9`, 9, "targets is stored as BLOB"},
+		{"outcome as blob", `UPDATE audit_events SET outcome = CAST(outcome AS BLOB) WHERE seq = 10`, 10, "outcome is stored as BLOB"},
+		// (INTEGER affinity turns text or a real that reads as the same
+		// integer back into that integer: those are no change.)
+		{"time as text", `UPDATE audit_events SET occurred_at = occurred_at || 'x' WHERE seq = 11`, 11, "occurred_at is stored as TEXT"},
+		{"time as real", `UPDATE audit_events SET recorded_at = 0.5 WHERE seq = 12`, 12, "recorded_at is stored as REAL"},
+		{"hash as text", `UPDATE audit_events SET hash = CAST(hash AS TEXT) WHERE seq = 13`, 13, "hash is stored as TEXT"},
+		{"hash as null", `UPDATE audit_events SET hash = NULL WHERE seq = 14`, 14, "hash is stored as NULL"},
+		{"idempotency key as empty text", `UPDATE audit_events SET idempotency_key = '' WHERE seq = 15`, 15, "idempotency_key is an empty string"},
+		{"hash version changed", `UPDATE audit_events SET hash_version = 1 WHERE seq = 16`, 16, "altered"},
+		{"hash version unknown", `UPDATE audit_events SET hash_version = 3 WHERE seq = 16`, 16, "hash_version 3"},
+		// Stored JSON in any other form than the one the library writes.
+		{"metadata with bytes after it", `UPDATE audit_events SET metadata = metadata || ' {"approved_by":"CFO"}' WHERE seq = 2`, 2, "bytes after the value"},
+		{"metadata with a duplicate key", `UPDATE audit_events SET metadata = '{"a":[1,"two"],"b":"x","i":1,"i":2}' WHERE seq = 2`, 2, "repeated or out of order"},
+		{"metadata re-laid out", `UPDATE audit_events SET metadata = '{ "i" : 2, "b": "x", "a": [ 1, "two" ] }' WHERE seq = 2`, 2, "malformed"},
+		{"metadata keys reordered", `UPDATE audit_events SET metadata = '{"i":2,"b":"x","a":[1,"two"]}' WHERE seq = 2`, 2, "repeated or out of order"},
+		{"metadata escaped differently", `UPDATE audit_events SET metadata = '{"a":[1,"tw\u006f"],"b":"x","i":2}' WHERE seq = 2`, 2, "escape"},
+		{"unknown target field", `UPDATE audit_events SET targets = '[{"type":"t","id":"1","admin":"yes"}]' WHERE seq = 2`, 2, "unknown, repeated or out of order"},
+		{"empty target field written", `UPDATE audit_events SET targets = '[{"type":"t","id":"1","name":""}]' WHERE seq = 2`, 2, "empty target field"},
 		{"deleted row", `DELETE FROM audit_events WHERE seq = 12`, 12, "missing"},
 		{"deleted rows", `DELETE FROM audit_events WHERE seq BETWEEN 4 AND 8`, 4, "missing"},
 		{"deleted first row", `DELETE FROM audit_events WHERE seq = 1`, 1, "missing"},
@@ -173,14 +209,46 @@ func TestTampering(t *testing.T) {
 	}
 }
 
-func TestVerifyIgnoresJSONLayout(t *testing.T) {
+// TestVerifyRefusesAnyOtherJSONLayout replaces TestVerifyIgnoresJSONLayout:
+// stored JSON has one form, and the same content laid out otherwise is a
+// change (the shell's json_extract and Go could read other values).
+func TestVerifyRefusesAnyOtherJSONLayout(t *testing.T) {
 	t.Parallel()
 	path := chainLog(t, 5)
-	// Same content, other key order and white space: the canonical encoding
-	// does not change, so nothing was altered.
 	shell(t, path, dropTriggers+`UPDATE audit_events SET metadata = '{ "i" : 2, "b": "x",
 		"a": [ 1, "two" ] }' WHERE seq = 2`)
-	require.Equal(t, audit.VerifyReport{Checked: 5, OK: true}, verify(t, path))
+	rep := verify(t, path)
+	require.False(t, rep.OK)
+	require.Equal(t, int64(2), rep.FirstBad, rep.Reason)
+	require.Contains(t, rep.Reason, "not canonical JSON")
+}
+
+// TestVerifyRecountsDerivedTables: the totals and the typeahead catalogue
+// are checked against the log, so editing them cannot hide events.
+func TestVerifyRecountsDerivedTables(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ name, sql, reason string }{
+		{"catalogue row deleted", `DELETE FROM audit_action_terms WHERE action = 'doc.3' AND tenant = ''`, `lacks term "doc.3"`},
+		{"catalogue row added", `INSERT INTO audit_action_terms VALUES ('', 'x', 'doc.3', 9)`, `does not have`},
+		{"stray catalogue row", `INSERT INTO audit_action_terms VALUES ('', 'zz', 'zz', 0)`, `which has no events`},
+		{"total lowered", `UPDATE audit_counts SET n = n - 1 WHERE kind = 'total' AND tenant = 'acme'`, `total`},
+		{"actor counter deleted", `DELETE FROM audit_counts WHERE kind = 'actor' AND key = '1' AND tenant = 'acme'`, `no actor counter for "1" in tenant "acme"`},
+		{"action counter deleted", `DELETE FROM audit_counts WHERE kind = 'action' AND key = 'doc.1' AND tenant = 'acme'`, `no action counter for "doc.1"`},
+		{"resource counter added", `INSERT INTO audit_counts VALUES ('', 'resource', 'ghost', 1)`, `"ghost" in tenant "", which has none`},
+		{"unknown kind", `INSERT INTO audit_counts VALUES ('', 'other', 'x', 1)`, `unknown kind "other"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			path := chainLog(t, 20)
+			shell(t, path, c.sql)
+			rep := verify(t, path)
+			require.False(t, rep.OK)
+			require.Zero(t, rep.FirstBad, "the events themselves are intact")
+			require.Equal(t, int64(20), rep.Checked)
+			require.Contains(t, rep.Reason, "derived: ")
+			require.Contains(t, rep.Reason, c.reason)
+		})
+	}
 }
 
 func TestCheckpointCatchesTruncation(t *testing.T) {
@@ -194,11 +262,16 @@ func TestCheckpointCatchesTruncation(t *testing.T) {
 	require.NoError(t, l.Close())
 	require.Equal(t, int64(20), cp.Seq)
 
-	// Deleting the newest rows leaves a chain that verifies on its own...
+	// Deleting the newest rows leaves counters that no longer agree...
 	shell(t, path, dropTriggers+`DELETE FROM audit_events WHERE seq > 17`)
+	rep := verify(t, path)
+	require.False(t, rep.OK)
+	require.Contains(t, rep.Reason, "derived: ")
+	// ... and once they are recounted too, a chain that verifies on its own...
+	shell(t, path, recount)
 	require.Equal(t, audit.VerifyReport{Checked: 17, OK: true}, verify(t, path))
 	// ... but not against the checkpoint.
-	rep := verify(t, path, cp)
+	rep = verify(t, path, cp)
 	require.False(t, rep.OK)
 	require.Equal(t, int64(18), rep.FirstBad)
 	require.Contains(t, rep.Reason, "truncated")
@@ -343,7 +416,7 @@ func TestCanonicalEncoding(t *testing.T) {
 	b2, err := audit.Canonical(back)
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(b, b2))
-	require.True(t, bytes.HasPrefix(b, []byte("audit.v1")))
+	require.True(t, bytes.HasPrefix(b, []byte("audit.v2")))
 	// Every prefix is refused.
 	for i := range len(b) {
 		_, err := audit.DecodeCanonical(b[:i])

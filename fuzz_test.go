@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -248,6 +249,44 @@ func FuzzAction(f *testing.F) {
 			// Every term matches the action by its own prefix.
 			if up, ok := prefixEnd(term); ok && !(term < up) {
 				t.Fatalf("range end %q not after %q", up, term)
+			}
+		}
+	})
+}
+
+// FuzzCanonicalJSON checks the canonical JSON checker against the encoder:
+// the checker accepts exactly the texts that decode and encode back to
+// themselves, in both forms; and the version 1 encoder writes what
+// encoding/json's Marshal writes, which is what version 1 rows hold.
+func FuzzCanonicalJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1}`, `{"a":[1,"two"],"b":"x","i":2}`, `{"a":1,"a":2}`, `{"b":1,"a":2}`, `{"a":1} {"b":2}`,
+		`{ "a":1}`, `{"a":"\u003c"}`, `{"a":"<"}`, `{"a":"\u2028"}`, "{\"a\":\"\u2028\"}", `{"a":"\u0041"}`,
+		`{"a":"\b\f\n\r\t\u0000\u001f"}`, `{"a":1.0,"b":-0,"c":1e+05,"d":01}`, `{"é":{"ü":[true,false,null,{}]}}`,
+		`{"a":"\/"}`, `{"":""}`, `{}`, `[]`, `"x"`, `{"a":"` + "\xff" + `"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s := string(raw)
+		for _, form := range []jsonForm{formV1, formV2} {
+			var c jsonChecker
+			accepted := form.checkMetadata(&c, s) == nil
+			var v map[string]any
+			roundTrips := false
+			if utf8.ValidString(s) && json.Valid(raw) && unmarshalNumber(raw, &v) == nil && len(v) > 0 {
+				again, err := form.appendValue(nil, v, 0)
+				roundTrips = err == nil && string(again) == s
+			}
+			if accepted != roundTrips {
+				t.Fatalf("html=%v: checker says %v, round trip says %v, for %q", form.html, accepted, roundTrips, s)
+			}
+			if v != nil {
+				want, err1 := json.Marshal(v)
+				got, err2 := formV1.appendValue(nil, v, 0)
+				if err1 == nil && err2 == nil && !bytes.Equal(want, got) && utf8.Valid(raw) {
+					t.Fatalf("version 1 encoder differs from encoding/json:\n%s\n%s", want, got)
+				}
 			}
 		}
 	})

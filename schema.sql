@@ -103,3 +103,38 @@ SELECT seq, id, tenant, action,
        strftime('%Y-%m-%dT%H:%M:%fZ', recorded_at / 1000000000.0, 'unixepoch') AS recorded_at,
        hex(hash) AS hash
 FROM audit_events;
+
+-- migration 2: one stored form per event: hash_version per row, storage classes checked on insert
+
+-- hash_version is the version of the canonical encoding the row's hash
+-- covers (see chain.go). Rows written before this migration are version 1,
+-- the column's default; the library writes version 2 and names it on
+-- every insert.
+ALTER TABLE audit_events ADD COLUMN hash_version INTEGER NOT NULL DEFAULT 1;
+
+-- The insert trigger of migration 1 is replaced by one that also refuses a
+-- row in any other form than the one the library writes: text columns as
+-- TEXT (a BLOB of the same bytes compares unequal to text and would hide
+-- the row from queries), integers as INTEGER, hashes as BLOBs, and NULL
+-- (never an empty string) for no targets, metadata or idempotency key.
+-- Verify checks the same on every row, so a row edited with the triggers
+-- dropped is reported too.
+DROP TRIGGER audit_events_next_seq;
+
+CREATE TRIGGER audit_events_insert BEFORE INSERT ON audit_events
+WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM audit_events)
+  OR typeof(NEW.id) != 'text' OR typeof(NEW.tenant) != 'text' OR typeof(NEW.action) != 'text'
+  OR typeof(NEW.actor_type) != 'text' OR typeof(NEW.actor_id) != 'text' OR typeof(NEW.actor_name) != 'text'
+  OR typeof(NEW.resource_type) != 'text' OR typeof(NEW.resource_id) != 'text' OR typeof(NEW.resource_name) != 'text'
+  OR typeof(NEW.outcome) != 'text'
+  OR typeof(NEW.targets) NOT IN ('null', 'text') OR NEW.targets = ''
+  OR typeof(NEW.metadata) NOT IN ('null', 'text') OR NEW.metadata = ''
+  OR typeof(NEW.idempotency_key) NOT IN ('null', 'text') OR NEW.idempotency_key = ''
+  OR typeof(NEW.occurred_at) != 'integer' OR typeof(NEW.recorded_at) != 'integer'
+  OR typeof(NEW.prev_hash) != 'blob' OR typeof(NEW.hash) != 'blob'
+  OR typeof(NEW.hash_version) != 'integer'
+BEGIN
+    SELECT RAISE(ABORT, 'audit_events is append-only: an insert must take the next seq')
+    WHERE NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM audit_events);
+    SELECT RAISE(ABORT, 'audit_events: a column is not in the form the library writes (storage class, or an empty string for NULL)');
+END;

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -47,9 +49,11 @@ type Store interface {
 	// Head returns the Seq and Hash of the newest event, or 0 and nil for an
 	// empty log.
 	Head(ctx context.Context) (seq int64, hash []byte, err error)
-	// ReadChain returns the events with from <= Seq <= to, in Seq order,
-	// across all tenants, as stored; see ChainEntry.
-	ReadChain(ctx context.Context, from, to int64) ([]ChainEntry, error)
+	// ReadChain calls fn with each stored event with from <= Seq <= to, in
+	// Seq order, across all tenants, exactly as stored (see ChainEntry), one
+	// at a time: its memory must not grow with the range. It stops at the
+	// first error fn returns and returns that error.
+	ReadChain(ctx context.Context, from, to int64, fn func(ChainEntry) error) error
 	// Actions returns the distinct actions of tenant that start with prefix
 	// (compared lower-cased), most frequent first, with their counts.
 	Actions(ctx context.Context, tenant, prefix string, limit int) ([]ActionCount, error)
@@ -74,17 +78,20 @@ type AppendResult struct {
 	Err error
 }
 
-// ChainEntry is one event of ReadChain, as stored. A store that can hand
-// out the stored JSON of targets and metadata as it is sets Raw, puts the
-// JSON in RawTargets and RawMetadata ("" for none) and leaves Event.Targets
-// and Event.Metadata nil, so that Verify decodes them only when it must. An
-// event that cannot be decoded comes with its Seq, PrevHash and Hash and the
-// reason in Err, so that Verify can report it.
-type ChainEntry struct {
-	Event                   Event
-	Raw                     bool
-	RawTargets, RawMetadata string
-	Err                     error
+// DerivedChecker is a Store that keeps tables derived from the log (totals,
+// a typeahead catalogue) and can recount them. Verify calls it once the
+// chain is intact.
+type DerivedChecker interface {
+	// CheckDerived recounts the derived tables from the log, in one
+	// snapshot, and returns "" when they agree, or what disagrees first.
+	CheckDerived(ctx context.Context) (problem string, err error)
+}
+
+// Backuper is a Store that can copy itself while writers run.
+type Backuper interface {
+	// Backup writes a consistent copy of the store to a new file at path,
+	// which can be opened and verified on its own.
+	Backup(ctx context.Context, path string) error
 }
 
 // Durability says what a commit survives.
@@ -134,11 +141,15 @@ type SQLiteStore struct {
 	commit   *sqlx.Stmt
 	rollback *sqlx.Stmt
 	migrated []int
+
+	backupURI string // for Backup, when the readers are read-only
 }
 
 var (
-	_ Store   = (*SQLiteStore)(nil)
-	_ TxStore = (*SQLiteStore)(nil)
+	_ Store          = (*SQLiteStore)(nil)
+	_ TxStore        = (*SQLiteStore)(nil)
+	_ DerivedChecker = (*SQLiteStore)(nil)
+	_ Backuper       = (*SQLiteStore)(nil)
 )
 
 // OpenSQLite opens (creating and migrating as needed) the SQLite store in
@@ -195,6 +206,7 @@ func openSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
 	s.writer, s.own = writer, true // Close closes it from now on
+	s.backupURI = uri + "?" + common
 	readers, err := sqlx.Open("sqlite", uri+"?mode=ro&"+common+"&_pragma=query_only(1)&_pragma=cache_size(-16384)")
 	if err != nil {
 		_ = s.Close()
@@ -386,8 +398,8 @@ const (
 
 	sqlInsert = `INSERT INTO audit_events (seq, id, tenant, action, actor_type, actor_id, actor_name,
 		resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key,
-		occurred_at, recorded_at, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		occurred_at, recorded_at, prev_hash, hash, hash_version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	// sqlBumpCounts takes more rows of values, then sqlBumpCountsTail.
 	sqlBumpCounts     = `INSERT INTO audit_counts (tenant, kind, key, n) VALUES (?, ?, ?, ?)`
@@ -544,7 +556,8 @@ func (w *writeStmts) append(ctx context.Context, events []Event) ([]AppendResult
 		if err != nil {
 			return row{}, err
 		}
-		e.Hash = chainHash(&buf, prev, e, targets, meta)
+		sum := chainSum(&buf, chainVersion, prev, e, targets, meta)
+		e.Hash = sum[:]
 		head, prev = e.Seq, e.Hash
 		res[i], inserted[i] = AppendResult{Event: e}, true
 		return toRow(e, targets, meta), nil
@@ -620,13 +633,14 @@ const maxInsertRows = 32
 
 // insertRows inserts rows with one statement.
 func (w *writeStmts) insertRows(ctx context.Context, rows []row) error {
-	st, err := w.multi(ctx, w.insertN, len(rows), sqlInsert, `, (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, "")
+	st, err := w.multi(ctx, w.insertN, len(rows), sqlInsert, `, (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, "")
 	if err != nil {
 		return err
 	}
-	args := make([]any, 0, 18*len(rows))
+	args := make([]any, 0, 19*len(rows))
 	for i := range rows {
 		args = append(args, rows[i].args()...)
+		args = append(args, chainVersion)
 	}
 	_, err = st.ExecContext(ctx, args...)
 	return err
@@ -757,18 +771,19 @@ func (s *SQLiteStore) Head(ctx context.Context) (int64, []byte, error) {
 	return seq, hash, nil
 }
 
-const sqlReadChain = `SELECT ` + eventColumns + ` FROM audit_events WHERE seq BETWEEN ? AND ? ORDER BY seq`
+const sqlReadChain = `SELECT ` + chainColumns + ` FROM audit_events WHERE seq BETWEEN ? AND ? ORDER BY seq`
 
-// ReadChain implements Store. It reads through the driver directly: Verify
-// reads every row, and database/sql's per-column conversions would be most
-// of its cost.
-func (s *SQLiteStore) ReadChain(ctx context.Context, from, to int64) ([]ChainEntry, error) {
+// ReadChain implements Store. It reads through the driver directly, so that
+// each value keeps its storage class (TEXT as string, BLOB as []byte) and
+// without database/sql's per-column conversions, which would be most of
+// Verify's cost.
+func (s *SQLiteStore) ReadChain(ctx context.Context, from, to int64, fn func(ChainEntry) error) error {
 	conn, err := s.readers.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("audit: read chain: %w", s.readErr(err))
+		return fmt.Errorf("audit: read chain: %w", s.readErr(err))
 	}
 	defer conn.Close()
-	out := make([]ChainEntry, 0, max(0, min(to-from+1, 1<<16)))
+	var fnErr error
 	err = conn.Raw(func(dc any) error {
 		q, ok := dc.(driver.QueryerContext)
 		if !ok {
@@ -780,68 +795,262 @@ func (s *SQLiteStore) ReadChain(ctx context.Context, from, to int64) ([]ChainEnt
 		}
 		defer rows.Close()
 		v := make([]driver.Value, len(rows.Columns()))
+		values := make([]any, len(v))
 		for {
 			if err := rows.Next(v); err == io.EOF {
 				return nil
 			} else if err != nil {
 				return err
 			}
-			out = append(out, chainEntry(v))
-		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("audit: read chain: %w", s.readErr(err))
-	}
-	return out, nil
-}
-
-// chainEntry maps the driver values of eventColumns.
-func chainEntry(v []driver.Value) ChainEntry {
-	str := func(x driver.Value) string {
-		switch t := x.(type) {
-		case string:
-			return t
-		case []byte:
-			return string(t)
-		}
-		return ""
-	}
-	raw := func(x driver.Value) []byte {
-		switch t := x.(type) {
-		case string:
-			return []byte(t)
-		case []byte:
-			return t
-		}
-		return nil
-	}
-	num := func(x driver.Value) int64 { n, _ := x.(int64); return n }
-	e := Event{
-		Seq: num(v[0]), ID: str(v[1]), Tenant: str(v[2]), Action: str(v[3]),
-		Actor:          Ref{Type: str(v[4]), ID: str(v[5]), Name: str(v[6])},
-		Resource:       Ref{Type: str(v[7]), ID: str(v[8]), Name: str(v[9])},
-		Outcome:        str(v[11]),
-		IdempotencyKey: str(v[13]),
-		OccurredAt:     time.Unix(0, num(v[14])).UTC(),
-		RecordedAt:     time.Unix(0, num(v[15])).UTC(),
-		PrevHash:       raw(v[16]),
-		Hash:           raw(v[17]),
-	}
-	ce := ChainEntry{Event: e, Raw: true, RawTargets: str(v[10]), RawMetadata: str(v[12])}
-	// Empty JSON is stored as NULL; an empty string there was put there
-	// (and would not decode).
-	if t, ok := v[10].(string); ok && t == "" {
-		ce.Err = errors.New("targets is an empty string, not NULL")
-	}
-	if m, ok := v[12].(string); ok && m == "" {
-		ce.Err = errors.New("metadata is an empty string, not NULL")
-	}
-	for i, want := range [...]bool{0: true, 14: true, 15: true} {
-		if want {
-			if _, ok := v[i].(int64); !ok {
-				ce.Err = fmt.Errorf("column %d is %T, not an integer", i, v[i])
+			for i, x := range v {
+				values[i] = x
+			}
+			if fnErr = fn(ChainEntry{Values: values}); fnErr != nil {
+				return fnErr
 			}
 		}
+	})
+	switch {
+	case fnErr != nil:
+		return fnErr
+	case err != nil:
+		return fmt.Errorf("audit: read chain: %w", s.readErr(err))
 	}
-	return ce
+	return nil
+}
+
+// The recounts of CheckDerived, each in the order of its counter rows:
+// every counter kind from the index that serves it, grouped in index order
+// (no sort).
+var derivedCounts = [...]struct{ kind, events string }{
+	{"total", `SELECT tenant, '', count(*) FROM audit_events INDEXED BY audit_events_tenant GROUP BY tenant ORDER BY tenant`},
+	{"actor", `SELECT tenant, actor_id, count(*) FROM audit_events INDEXED BY audit_events_actor GROUP BY tenant, actor_id ORDER BY tenant, actor_id`},
+	{"resource", `SELECT tenant, resource_id, count(*) FROM audit_events INDEXED BY audit_events_resource GROUP BY tenant, resource_id ORDER BY tenant, resource_id`},
+	{"action", `SELECT tenant, action, count(*) FROM audit_events INDEXED BY audit_events_action GROUP BY tenant, action ORDER BY tenant, action`},
+}
+
+const (
+	sqlCountersOfKind = `SELECT tenant, key, n FROM audit_counts WHERE kind = ? ORDER BY tenant, key`
+	sqlCounterKinds   = `SELECT DISTINCT kind FROM audit_counts`
+	sqlAllTerms       = `SELECT tenant, action, term, seg FROM audit_action_terms ORDER BY tenant, action, seg`
+)
+
+// CheckDerived implements DerivedChecker: it recounts audit_counts from the
+// events and rebuilds the typeahead terms of every action, in one read
+// transaction, streaming both sides in the same order (memory does not grow
+// with the log).
+func (s *SQLiteStore) CheckDerived(ctx context.Context) (string, error) {
+	tx, err := s.readers.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return "", fmt.Errorf("audit: check derived tables: %w", s.readErr(err))
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	problem, err := checkDerived(ctx, tx)
+	if err != nil {
+		return "", fmt.Errorf("audit: check derived tables: %w", s.readErr(err))
+	}
+	return problem, nil
+}
+
+// counterRow is a (tenant, key, n) row of either side of a recount.
+type counterRow struct {
+	tenant, key string
+	n           int64
+}
+
+// rowStream reads counterRows one at a time.
+type rowStream struct {
+	rows *sqlx.Rows
+	cur  counterRow
+	ok   bool
+}
+
+func (r *rowStream) next() error {
+	r.ok = r.rows.Next()
+	if !r.ok {
+		return r.rows.Err()
+	}
+	return r.rows.Scan(&r.cur.tenant, &r.cur.key, &r.cur.n)
+}
+
+func checkDerived(ctx context.Context, tx *sqlx.Tx) (string, error) {
+	var kinds []string
+	if err := tx.SelectContext(ctx, &kinds, sqlCounterKinds); err != nil {
+		return "", err
+	}
+	for _, k := range kinds {
+		if !slices.ContainsFunc(derivedCounts[:], func(d struct{ kind, events string }) bool { return d.kind == k }) {
+			return fmt.Sprintf("audit_counts has rows of unknown kind %q", k), nil
+		}
+	}
+	for _, d := range derivedCounts {
+		problem, err := mergeCounts(ctx, tx, d.kind, d.events)
+		if problem != "" || err != nil {
+			return problem, err
+		}
+	}
+	return checkTerms(ctx, tx)
+}
+
+// mergeCounts walks the recount and the counters of kind side by side and
+// reports the first key on which they differ.
+func mergeCounts(ctx context.Context, tx *sqlx.Tx, kind, recount string) (string, error) {
+	evRows, err := tx.QueryxContext(ctx, recount)
+	if err != nil {
+		return "", err
+	}
+	defer evRows.Close()
+	cRows, err := tx.QueryxContext(ctx, sqlCountersOfKind, kind)
+	if err != nil {
+		return "", err
+	}
+	defer cRows.Close()
+	ev, cn := &rowStream{rows: evRows}, &rowStream{rows: cRows}
+	if err := errors.Join(ev.next(), cn.next()); err != nil {
+		return "", err
+	}
+	for ev.ok || cn.ok {
+		c := 0
+		switch {
+		case !cn.ok:
+			c = -1
+		case !ev.ok:
+			c = 1
+		default:
+			c = cmp.Or(strings.Compare(ev.cur.tenant, cn.cur.tenant), strings.Compare(ev.cur.key, cn.cur.key))
+		}
+		switch {
+		case c < 0:
+			return fmt.Sprintf("audit_counts has no %s counter for %q in tenant %q, which has %d events", kind, ev.cur.key, ev.cur.tenant, ev.cur.n), nil
+		case c > 0:
+			return fmt.Sprintf("audit_counts counts %d events of %s %q in tenant %q, which has none", cn.cur.n, kind, cn.cur.key, cn.cur.tenant), nil
+		case ev.cur.n != cn.cur.n:
+			return fmt.Sprintf("audit_counts counts %d events of %s %q in tenant %q, the log has %d", cn.cur.n, kind, cn.cur.key, cn.cur.tenant, ev.cur.n), nil
+		}
+		if err := errors.Join(ev.next(), cn.next()); err != nil {
+			return "", err
+		}
+	}
+	return "", nil
+}
+
+// checkTerms checks that audit_action_terms holds exactly the terms of every
+// action the counters know (which mergeCounts checked against the log).
+func checkTerms(ctx context.Context, tx *sqlx.Tx) (string, error) {
+	aRows, err := tx.QueryxContext(ctx, sqlCountersOfKind, "action")
+	if err != nil {
+		return "", err
+	}
+	defer aRows.Close()
+	tRows, err := tx.QueryxContext(ctx, sqlAllTerms)
+	if err != nil {
+		return "", err
+	}
+	defer tRows.Close()
+	actions := &rowStream{rows: aRows}
+	if err := actions.next(); err != nil {
+		return "", err
+	}
+	type term struct {
+		tenant, action, term string
+		seg                  int
+	}
+	var t term
+	haveTerm := tRows.Next()
+	if haveTerm {
+		if err := tRows.Scan(&t.tenant, &t.action, &t.term, &t.seg); err != nil {
+			return "", err
+		}
+	}
+	stray := func(t term) string {
+		return fmt.Sprintf("audit_action_terms has term %q of action %q in tenant %q, which has no events", t.term, t.action, t.tenant)
+	}
+	for actions.ok {
+		a := actions.cur
+		if haveTerm && cmp.Or(strings.Compare(t.tenant, a.tenant), strings.Compare(t.action, a.key)) < 0 {
+			return stray(t), nil
+		}
+		for seg, want := range actionTerms(a.key) {
+			if !haveTerm || t.tenant != a.tenant || t.action != a.key || t.seg != seg || t.term != want {
+				return fmt.Sprintf("audit_action_terms lacks term %q (segment %d) of action %q in tenant %q", want, seg, a.key, a.tenant), nil
+			}
+			if haveTerm = tRows.Next(); haveTerm {
+				if err := tRows.Scan(&t.tenant, &t.action, &t.term, &t.seg); err != nil {
+					return "", err
+				}
+			}
+		}
+		if haveTerm && t.tenant == a.tenant && t.action == a.key {
+			return fmt.Sprintf("audit_action_terms has term %q that action %q in tenant %q does not have", t.term, a.key, a.tenant), nil
+		}
+		if err := actions.next(); err != nil {
+			return "", err
+		}
+	}
+	if err := tRows.Err(); err != nil {
+		return "", err
+	}
+	if haveTerm {
+		return stray(t), nil
+	}
+	return "", nil
+}
+
+// Backup implements Backuper with VACUUM INTO on a reader connection: a
+// consistent snapshot of the whole database file (in WAL mode readers do
+// not block writers, so writes go on meanwhile), written to a temporary
+// file beside path, flushed to disk, then linked into place so that path
+// never holds a partial copy. It refuses a path that exists. A store inside
+// an application's database (NewSQLiteStore) copies that whole database.
+func (s *SQLiteStore) Backup(ctx context.Context, path string) (err error) {
+	if path == "" {
+		return fmt.Errorf("audit: backup: empty path")
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("audit: backup to %s: %w", path, os.ErrExist)
+	}
+	dir := filepath.Dir(path)
+	tmpFile, err := os.CreateTemp(dir, filepath.Base(path)+".partial-*")
+	if err != nil {
+		return fmt.Errorf("audit: backup: %w", err)
+	}
+	tmp := tmpFile.Name()
+	_ = tmpFile.Close()
+	// VACUUM INTO wants a new or empty file.
+	if err := os.Remove(tmp); err != nil {
+		return fmt.Errorf("audit: backup: %w", err)
+	}
+	defer os.Remove(tmp) //nolint:errcheck // gone once linked
+	db := s.readers
+	if s.backupURI != "" {
+		// The store's readers are read-only connections, which SQLite
+		// does not let run VACUUM INTO: one plain connection for the copy.
+		if db, err = sqlx.Open("sqlite", s.backupURI); err != nil {
+			return fmt.Errorf("audit: backup: %w", err)
+		}
+		defer db.Close()
+	}
+	_, err = db.ExecContext(ctx, `VACUUM main INTO ?`, tmp)
+	if err != nil {
+		return fmt.Errorf("audit: backup: %w", s.readErr(err))
+	}
+	if err := syncFile(tmp); err != nil {
+		return fmt.Errorf("audit: backup: %w", err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return fmt.Errorf("audit: backup: %w", err)
+	}
+	if err := syncFile(dir); err != nil {
+		return fmt.Errorf("audit: backup: %w", err)
+	}
+	return nil
+}
+
+// syncFile flushes a file or directory to disk.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
 }
