@@ -651,6 +651,7 @@ type options struct {
 	sqlite       SQLiteOptions
 	maxBatch     int
 	maxMetadata  int
+	maxEvent     int
 	redactKeys   []string
 	bus          *Bus
 	workers      int
@@ -669,6 +670,7 @@ func buildOptions(opts []Option) options {
 	o := options{
 		maxBatch:    512,
 		maxMetadata: 64 << 10,
+		maxEvent:    DefaultMaxEventBytes,
 		redactKeys:  DefaultRedactKeys,
 		workers:     64,
 	}
@@ -709,11 +711,29 @@ func WithMaxBatch(n int) Option {
 }
 
 // WithMaxMetadataBytes caps the JSON-encoded size of an event's metadata
-// (default 64 KiB). Larger metadata is rejected with ErrInvalidEvent.
+// (default 64 KiB). Larger metadata is rejected with ErrInvalidEvent, with
+// work in proportion to the cap, not to the metadata. Metadata may nest at
+// most MaxMetadataDepth levels.
 func WithMaxMetadataBytes(n int) Option {
 	return func(o *options) {
 		if n > 0 {
 			o.maxMetadata = n
+		}
+	}
+}
+
+// DefaultMaxEventBytes is the default cap on the encoded size of one event
+// (see WithMaxEventBytes).
+const DefaultMaxEventBytes = 256 << 10
+
+// WithMaxEventBytes caps the size of one whole event as it is encoded and
+// hashed: every field, the targets and the metadata (default
+// DefaultMaxEventBytes, 256 KiB). A larger event is refused with
+// ErrInvalidEvent, with work in proportion to the cap, not to the event.
+func WithMaxEventBytes(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxEvent = n
 		}
 	}
 }

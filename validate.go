@@ -3,9 +3,11 @@ package audit
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding"
 	"encoding/base32"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -174,7 +176,8 @@ var (
 )
 
 // normalize validates e and puts it in the form it is stored in: metadata
-// encoded, redacted and decoded again, times in UTC, outcome defaulted.
+// encoded, redacted and decoded again, times in UTC, outcome defaulted. The
+// work it does is bounded by the size caps, not by what e holds.
 func (o *options) normalize(e Event) (Event, error) {
 	if err := ValidateAction(e.Action); err != nil {
 		return Event{}, err
@@ -194,9 +197,15 @@ func (o *options) normalize(e Event) (Event, error) {
 	if len(e.Targets) > MaxTargets {
 		return Event{}, fmt.Errorf("%w: %d targets, more than %d", ErrInvalidEvent, len(e.Targets), MaxTargets)
 	}
+	// The fields' own bytes are a lower bound of the encoded event: refuse
+	// early, before encoding anything.
+	size := len(e.ID) + len(e.Tenant) + len(e.Action) + len(e.IdempotencyKey) + refBytes(e.Actor) + refBytes(e.Resource)
 	for i, t := range e.Targets {
 		if err := checkRef(fmt.Sprintf("targets[%d]", i), t); err != nil {
 			return Event{}, err
+		}
+		if size += refBytes(t); size > o.maxEvent {
+			return Event{}, fmt.Errorf("%w: event is more than %d bytes encoded", ErrInvalidEvent, o.maxEvent)
 		}
 	}
 	if len(e.Targets) == 0 {
@@ -212,51 +221,115 @@ func (o *options) normalize(e Event) (Event, error) {
 		return Event{}, fmt.Errorf("%w: outcome %q is neither %q nor %q", ErrInvalidEvent, e.Outcome, OutcomeSuccess, OutcomeFailure)
 	}
 	if e.OccurredAt.Before(minTime) || e.OccurredAt.After(maxTime) {
-		return Event{}, fmt.Errorf("%w: occurred_at %v is outside the years 1678 to 2262", ErrInvalidEvent, e.OccurredAt)
+		return Event{}, fmt.Errorf("%w: occurred_at %s is outside the years 1678 to 2262", ErrInvalidEvent, e.OccurredAt.UTC().Format(time.RFC3339Nano))
 	}
 	e.OccurredAt = e.OccurredAt.UTC().Round(0)
-	meta, err := o.encodeMetadata(e.Metadata)
+	meta, tree, err := o.encodeMetadata(e.Metadata)
 	if err != nil {
 		return Event{}, err
 	}
-	e.Metadata, err = decodeMetadata(meta)
-	if err != nil {
-		return Event{}, fmt.Errorf("%w: metadata: %w", ErrInvalidEvent, err)
+	e.Metadata = tree
+	var targets []byte
+	if e.Targets != nil {
+		if targets, err = formV2.appendTargets(nil, e.Targets); err != nil {
+			return Event{}, fmt.Errorf("%w: targets: %w", ErrInvalidEvent, err)
+		}
+	}
+	if n := canonicalSize(e, len(targets), len(meta)); n > o.maxEvent {
+		return Event{}, fmt.Errorf("%w: event is %d bytes encoded, more than %d", ErrInvalidEvent, n, o.maxEvent)
 	}
 	return e, nil
 }
 
-// encodeMetadata returns the JSON stored for m, secrets redacted, or nil
-// when m is empty.
-func (o *options) encodeMetadata(m map[string]any) ([]byte, error) {
-	if len(m) == 0 {
-		return nil, nil
-	}
-	if err := checkUTF8(reflect.ValueOf(m), 0); err != nil {
-		return nil, fmt.Errorf("%w: metadata: %w", ErrInvalidEvent, err)
-	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("%w: metadata cannot be encoded as JSON: %w", ErrInvalidEvent, err)
-	}
-	if len(o.redactKeys) > 0 {
-		var v any
-		if err := unmarshalNumber(raw, &v); err != nil {
-			return nil, fmt.Errorf("%w: metadata: %w", ErrInvalidEvent, err)
-		}
-		if redact(v, o.redactKeys) {
-			if raw, err = json.Marshal(v); err != nil {
-				return nil, fmt.Errorf("%w: metadata: %w", ErrInvalidEvent, err)
-			}
+func refBytes(r Ref) int { return len(r.Type) + len(r.ID) + len(r.Name) }
+
+// canonicalSize is the length of e's canonical encoding (current version)
+// with targets and metadata JSON of the given lengths.
+func canonicalSize(e Event, targets, meta int) int {
+	const fixed = 8 + 8 + 8 + 8 // tag, seq, occurred_at, recorded_at
+	const str = 4               // length prefix
+	n := fixed + 9*str + len(e.ID) + len(e.Tenant) + len(e.Action) + refBytes(e.Actor) + refBytes(e.Resource)
+	n += str + len(e.Outcome)
+	for _, opt := range []int{targets, meta, len(e.IdempotencyKey)} {
+		n++
+		if opt > 0 {
+			n += str + opt
 		}
 	}
-	if len(raw) > o.maxMetadata {
-		return nil, fmt.Errorf("%w: metadata is %d bytes encoded, more than %d", ErrInvalidEvent, len(raw), o.maxMetadata)
-	}
-	return raw, nil
+	return n
 }
 
-// decodeMetadata is the inverse of encodeMetadata.
+// MaxMetadataDepth is the deepest nesting of objects and arrays that
+// metadata may have.
+const MaxMetadataDepth = 64
+
+// encodeMetadata returns the canonical JSON stored for m, secrets redacted,
+// and its decoded form (what reads return), or nil when m is empty. It
+// refuses, with work bounded by the metadata cap rather than by m, metadata
+// that is too large or too deep, and invalid UTF-8 from any source (a
+// string at any depth, a map key, what a json.Marshaler or
+// encoding.TextMarshaler writes), which encoding/json would quietly replace
+// with U+FFFD.
+func (o *options) encodeMetadata(m map[string]any) ([]byte, map[string]any, error) {
+	if len(m) == 0 {
+		return nil, nil, nil
+	}
+	invalid := func(err error) ([]byte, map[string]any, error) {
+		return nil, nil, fmt.Errorf("%w: metadata: %w", ErrInvalidEvent, err)
+	}
+	// Walk m first with a budget in proportion to the cap: encoding/json
+	// builds its whole output before anyone could stop it.
+	w := metaWalker{budget: 2*o.maxMetadata + 1024, limit: o.maxMetadata}
+	if err := w.walk(reflect.ValueOf(m), 0); err != nil {
+		return invalid(err)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return invalid(fmt.Errorf("cannot be encoded as JSON: %w", err))
+	}
+	raw := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if !utf8.Valid(raw) || hasReplacementEscape(raw) {
+		return invalid(errors.New("holds invalid UTF-8 (from a json.Marshaler, an encoding.TextMarshaler or a string)"))
+	}
+	var tree map[string]any
+	if err := unmarshalNumber(raw, &tree); err != nil {
+		return invalid(err)
+	}
+	if len(o.redactKeys) > 0 {
+		redact(tree, o.redactKeys)
+	}
+	out, err := formV2.appendValue(nil, tree, 0)
+	if err != nil {
+		return invalid(err)
+	}
+	if len(out) > o.maxMetadata {
+		return invalid(fmt.Errorf("%d bytes encoded, more than %d", len(out), o.maxMetadata))
+	}
+	if len(tree) == 0 {
+		return nil, nil, nil
+	}
+	return out, tree, nil
+}
+
+// hasReplacementEscape reports whether JSON text holds the escape \ufffd,
+// which encoding/json writes for invalid UTF-8 (and which the canonical
+// form never uses: it writes U+FFFD itself).
+func hasReplacementEscape(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if i+5 < len(raw) && raw[i+1] == 'u' && string(raw[i+2:i+6]) == "fffd" {
+			return true
+		}
+		i++ // the escaped character
+	}
+	return false
+}
+
+// decodeMetadata decodes stored metadata JSON.
 func decodeMetadata(raw []byte) (map[string]any, error) {
 	if len(raw) == 0 {
 		return nil, nil
@@ -271,68 +344,157 @@ func decodeMetadata(raw []byte) (map[string]any, error) {
 func unmarshalNumber(raw []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
-	return d.Decode(v)
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("bytes after the JSON value")
+	}
+	return nil
 }
 
-var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
 
-// checkUTF8 rejects invalid UTF-8 anywhere in v before encoding/json would
-// silently replace it with U+FFFD.
-func checkUTF8(v reflect.Value, depth int) error {
-	if depth > 64 {
-		return nil // encoding/json reports cycles and depth itself
+// metaWalker visits metadata before it is encoded, as encoding/json will,
+// spending budget on every value it visits (and on the bytes of strings,
+// keys and marshalers' output), so that it stops after work in proportion
+// to the budget however the value is built (shared sub-maps whose encoding
+// doubles per level, cycles, huge maps); and it refuses nesting deeper
+// than MaxMetadataDepth and invalid UTF-8.
+type metaWalker struct {
+	budget int
+	limit  int // the cap, for the message
+}
+
+func (w *metaWalker) spend(n int) error {
+	if w.budget -= n; w.budget < 0 {
+		return fmt.Errorf("is more than %d bytes encoded", w.limit)
+	}
+	return nil
+}
+
+func (w *metaWalker) walk(v reflect.Value, depth int) error {
+	if err := w.spend(1); err != nil {
+		return err
 	}
 	if !v.IsValid() {
 		return nil
 	}
-	if v.Type().Implements(jsonMarshaler) && (v.Kind() != reflect.Pointer || !v.IsNil()) {
-		if m, ok := v.Interface().(json.Marshaler); ok {
-			b, err := m.MarshalJSON()
-			if err != nil {
-				return err
-			}
-			if !utf8.Valid(b) {
-				return fmt.Errorf("a %s encodes to invalid UTF-8", v.Type())
-			}
+	if (v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface) && v.IsNil() {
+		return nil
+	}
+	if out, ok, err := marshaled(v); ok {
+		if err != nil {
+			return fmt.Errorf("a %s cannot be encoded: %w", v.Type(), err)
+		}
+		if !utf8.Valid(out) {
+			return fmt.Errorf("a %s encodes to invalid UTF-8", v.Type())
+		}
+		return w.spend(len(out))
+	}
+	deeper := func() error {
+		if depth+1 > MaxMetadataDepth {
+			return fmt.Errorf("is nested deeper than %d levels", MaxMetadataDepth)
 		}
 		return nil
 	}
 	switch v.Kind() {
 	case reflect.String:
 		if !utf8.ValidString(v.String()) {
-			return fmt.Errorf("a string is not valid UTF-8")
+			return fmt.Errorf("a string at depth %d is not valid UTF-8", depth)
 		}
+		return w.spend(len(v.String()))
 	case reflect.Interface, reflect.Pointer:
-		return checkUTF8(v.Elem(), depth+1)
+		return w.walk(v.Elem(), depth)
 	case reflect.Map:
+		if err := deeper(); err != nil {
+			return err
+		}
 		it := v.MapRange()
 		for it.Next() {
-			if err := checkUTF8(it.Key(), depth+1); err != nil {
-				return err
+			k := it.Key()
+			if k.Kind() == reflect.String {
+				if !utf8.ValidString(k.String()) {
+					return fmt.Errorf("a key at depth %d is not valid UTF-8", depth+1)
+				}
+				if err := w.spend(len(k.String())); err != nil {
+					return err
+				}
+			} else if out, ok, err := marshaled(k); ok {
+				if err != nil {
+					return fmt.Errorf("a key of type %s cannot be encoded: %w", k.Type(), err)
+				}
+				if !utf8.Valid(out) {
+					return fmt.Errorf("a key of type %s encodes to invalid UTF-8", k.Type())
+				}
+				if err := w.spend(len(out)); err != nil {
+					return err
+				}
 			}
-			if err := checkUTF8(it.Value(), depth+1); err != nil {
+			if err := w.walk(it.Value(), depth+1); err != nil {
 				return err
 			}
 		}
 	case reflect.Slice, reflect.Array:
-		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
-			return nil // []byte is base64-encoded
+		if v.Type().Elem().Kind() == reflect.Uint8 && v.Kind() == reflect.Slice {
+			return w.spend(v.Len() * 4 / 3) // base64
+		}
+		if err := deeper(); err != nil {
+			return err
 		}
 		for i := range v.Len() {
-			if err := checkUTF8(v.Index(i), depth+1); err != nil {
+			if err := w.walk(v.Index(i), depth+1); err != nil {
 				return err
 			}
 		}
 	case reflect.Struct:
+		if err := deeper(); err != nil {
+			return err
+		}
+		t := v.Type()
 		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
-				if err := checkUTF8(v.Field(i), depth+1); err != nil {
-					return err
-				}
+			f := t.Field(i)
+			if (!f.IsExported() && !f.Anonymous) || f.Tag.Get("json") == "-" {
+				continue
+			}
+			if err := w.spend(len(f.Name)); err != nil {
+				return err
+			}
+			if err := w.walk(v.Field(i), depth+1); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
+}
+
+// marshaled calls v's MarshalJSON or MarshalText, as encoding/json would
+// (on the value, or on its address when it is addressable); ok is false
+// when v has neither.
+func marshaled(v reflect.Value) (out []byte, ok bool, err error) {
+	call := func(x reflect.Value) ([]byte, bool, error) {
+		if x.Type().Implements(jsonMarshaler) {
+			out, err := x.Interface().(json.Marshaler).MarshalJSON()
+			return out, true, err
+		}
+		if x.Type().Implements(textMarshaler) {
+			out, err := x.Interface().(encoding.TextMarshaler).MarshalText()
+			return out, true, err
+		}
+		return nil, false, nil
+	}
+	if v.Kind() != reflect.Interface {
+		if out, ok, err := call(v); ok {
+			return out, ok, err
+		}
+		if v.CanAddr() {
+			return call(v.Addr())
+		}
+	}
+	return nil, false, nil
 }
 
 // redact replaces, in place, the value of every object key that names a
