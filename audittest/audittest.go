@@ -352,16 +352,18 @@ func testIdempotencyRace(t *testing.T, newStore NewStore) {
 	ctx := t.Context()
 	const n = 64
 	ids := make([]string, n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			e, err := l.Track(ctx, user{ID: int64(i)}, "race.won", nil, audit.WithIdempotencyKey("same"))
-			require.NoError(t, err)
+			var e audit.Event
+			e, errs[i] = l.Track(ctx, user{ID: int64(i)}, "race.won", nil, audit.WithIdempotencyKey("same"))
 			ids[i] = e.ID
 		})
 	}
 	wg.Wait()
-	for _, id := range ids {
+	for i, id := range ids {
+		require.NoError(t, errs[i], i)
 		require.Equal(t, ids[0], id)
 	}
 	require.Equal(t, 1, total(t, l))
@@ -463,15 +465,19 @@ func testPagingWhileWriting(t *testing.T, newStore NewStore) {
 	written := seed(t, l, 60)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var writeErr error // checked on the test goroutine once the writer is done
+	stopWriter := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopWriter() // also when a check below fails
 	wg.Go(func() {
-		for i := 0; ; i++ {
+		for {
 			select {
 			case <-stop:
 				return
 			default:
 			}
-			_, err := l.Track(ctx, user{ID: 1}, "item.created", BillingAccount{ID: "acct_1"})
-			require.NoError(t, err)
+			if _, writeErr = l.Track(ctx, user{ID: 1}, "item.created", BillingAccount{ID: "acct_1"}); writeErr != nil {
+				return
+			}
 		}
 	})
 	var walked []audit.Event
@@ -486,8 +492,8 @@ func testPagingWhileWriting(t *testing.T, newStore NewStore) {
 		q.After = p.Next
 		time.Sleep(time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	stopWriter()
+	require.NoError(t, writeErr)
 	// The walk starts at the head it saw first and then never shifts: every
 	// event written before it is seen exactly once, in order.
 	seen := make(map[int64]bool)
@@ -1014,7 +1020,9 @@ func testConcurrent(t *testing.T, newStore NewStore) {
 	var mu sync.Mutex
 	ids := map[string]int64{}
 	stop := make(chan struct{})
-	for r := range 4 {
+	// Goroutines record their first error; the test goroutine checks them.
+	readErrs := make([]error, 4)
+	for r := range readErrs {
 		wg.Go(func() {
 			for {
 				select {
@@ -1023,19 +1031,31 @@ func testConcurrent(t *testing.T, newStore NewStore) {
 				default:
 				}
 				p, err := l.Recent(ctx, audit.Query{PerPage: 10, ActorID: fmt.Sprint(r)})
-				require.NoError(t, err)
-				require.LessOrEqual(t, len(p.Entries), p.TotalCount)
-				_, err = l.Search(ctx, "con", audit.Query{})
-				require.NoError(t, err)
+				if err == nil && len(p.Entries) > p.TotalCount {
+					err = fmt.Errorf("%d entries but a total of %d", len(p.Entries), p.TotalCount)
+				}
+				if err == nil {
+					_, err = l.Search(ctx, "con", audit.Query{})
+				}
+				if err != nil {
+					readErrs[r] = err
+					return
+				}
 			}
 		})
 	}
+	stopReaders := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopReaders() // also when a check below fails
 	var writing sync.WaitGroup
+	writeErrs := make([]error, writers)
 	for w := range writers {
 		writing.Go(func() {
 			for i := range each {
 				e, err := l.Track(ctx, user{ID: int64(w % 4)}, "concurrent.write", BillingAccount{ID: fmt.Sprint(i % 3)})
-				require.NoError(t, err)
+				if err != nil {
+					writeErrs[w] = err
+					return
+				}
 				mu.Lock()
 				ids[e.ID] = e.Seq
 				mu.Unlock()
@@ -1043,8 +1063,13 @@ func testConcurrent(t *testing.T, newStore NewStore) {
 		})
 	}
 	writing.Wait()
-	close(stop)
-	wg.Wait()
+	stopReaders()
+	for w, err := range writeErrs {
+		require.NoError(t, err, "writer %d", w)
+	}
+	for r, err := range readErrs {
+		require.NoError(t, err, "reader %d", r)
+	}
 	require.Len(t, ids, writers*each)
 	var got []int64
 	for _, s := range ids {
