@@ -26,8 +26,12 @@ var (
 	// written.
 	ErrInvalidEvent = errors.New("audit: invalid event")
 	// ErrUnsupportedSubject is returned (together with ErrInvalidEvent) when
-	// an actor, resource or target cannot be turned into a Ref.
+	// an actor, resource or target cannot be turned into a Ref: see RefOf.
 	ErrUnsupportedSubject = errors.New("audit: unsupported subject type")
+	// ErrNilSubject is returned (together with ErrInvalidEvent) when an
+	// actor, resource or target is a nil pointer, such as a (*User)(nil)
+	// for a user who is not logged in: only an untyped nil is the system.
+	ErrNilSubject = errors.New("audit: nil subject")
 	// ErrInvalidQuery is returned for a Query with out-of-range or malformed
 	// fields.
 	ErrInvalidQuery = errors.New("audit: invalid query")
@@ -257,11 +261,14 @@ func (c *core) isClosed() bool {
 // Track records that actor did action to resource and returns the event as
 // stored, once it is committed.
 //
-// actor and resource may be nil (the system), a Ref or *Ref, a value with a
-// method AuditRef() Ref, or a struct (or pointer to one) with an exported ID
-// field of string or integer kind: it becomes Ref{Type: the snake_case type
-// name, ID: the ID in base 10, Name: its string Name field, if any}.
-// Anything else returns an error wrapping ErrUnsupportedSubject.
+// actor and resource may be an untyped nil (the system), a Ref or *Ref, a
+// value with a method AuditRef() Ref, or a struct (or pointer to one) with
+// an exported ID field of string or integer kind: it becomes Ref{Type: the
+// snake_case type name, ID: the ID in base 10, Name: its string Name field,
+// if any}. A nil pointer, such as a (*User)(nil) for a user who is not
+// logged in, is refused with an error wrapping ErrNilSubject; anything else
+// returns an error wrapping ErrUnsupportedSubject. Both also wrap
+// ErrInvalidEvent, and nothing is written. See RefOf.
 func (l *Logger) Track(ctx context.Context, actor any, action string, resource any, opts ...TrackOption) (Event, error) {
 	e, err := buildEvent(actor, action, resource, opts)
 	if err != nil {
@@ -552,7 +559,7 @@ func WithTargets(targets ...any) TrackOption {
 		for _, t := range targets {
 			r, err := RefOf(t)
 			if err != nil {
-				return fmt.Errorf("target: %w", err)
+				return inField(fmt.Sprintf("targets[%d]", len(e.Targets)), err)
 			}
 			e.Targets = append(e.Targets, r)
 		}
@@ -604,11 +611,11 @@ func At(t time.Time) TrackOption {
 func buildEvent(actor any, action string, resource any, opts []TrackOption) (Event, error) {
 	a, err := RefOf(actor)
 	if err != nil {
-		return Event{}, fmt.Errorf("actor: %w", err)
+		return Event{}, inField("actor", err)
 	}
 	r, err := RefOf(resource)
 	if err != nil {
-		return Event{}, fmt.Errorf("resource: %w", err)
+		return Event{}, inField("resource", err)
 	}
 	e := Event{Action: action, Actor: a, Resource: r}
 	for _, o := range opts {

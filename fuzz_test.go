@@ -128,7 +128,7 @@ func FuzzSubject(f *testing.F) {
 		case 7:
 			v, want = &fuzzSubject{key: s}, &Ref{Type: "s", ID: s}
 		case 8:
-			v, want = (*fuzzNamed)(nil), &Ref{}
+			v = (*fuzzNamed)(nil)
 		case 9:
 			v = []byte(s)
 		}
@@ -142,10 +142,17 @@ func FuzzSubject(f *testing.F) {
 			if err != nil || r != *want {
 				t.Fatalf("%T: got %+v %v, want %+v", v, r, err, *want)
 			}
+		case kind%10 == 8:
+			if !errors.Is(err, ErrNilSubject) || !errors.Is(err, ErrInvalidEvent) {
+				t.Fatalf("nil %T accepted or wrong error: %+v %v", v, r, err)
+			}
 		default:
 			if !errors.Is(err, ErrUnsupportedSubject) || !errors.Is(err, ErrInvalidEvent) {
 				t.Fatalf("%T accepted or wrong error: %+v %v", v, r, err)
 			}
+		}
+		if err != nil && strings.Count(err.Error(), "audit:") != 1 {
+			t.Fatalf("the error does not say audit: once: %v", err)
 		}
 	})
 }

@@ -41,46 +41,59 @@ type Subject interface {
 	AuditRef() Ref
 }
 
-// RefOf turns an actor, resource or target into a Ref, as Track does: nil
-// is the system (the zero Ref); a Ref or *Ref is used as is; a Subject uses
-// AuditRef; a struct or pointer to struct with an exported ID field of
-// string or integer kind becomes Ref{Type: snake_case type name, ID, Name:
-// its string Name field, if any}. Anything else returns an error wrapping
-// ErrInvalidEvent and ErrUnsupportedSubject.
+// RefOf turns an actor, resource or target into a Ref, as Track does:
+//
+//   - an untyped nil is the system (the zero Ref);
+//   - a Ref, or a non-nil *Ref, is used as is;
+//   - a Subject uses its AuditRef method;
+//   - a struct, or a non-nil pointer to one, with an exported ID field of
+//     string or integer kind becomes Ref{Type: its type name in
+//     snake_case, ID: the ID in base 10, Name: its string Name field, if
+//     any}.
+//
+// A nil pointer of any type, *Ref and Subjects included, and a nil map,
+// slice, func or channel that implements Subject, is refused with an error
+// wrapping ErrInvalidEvent and ErrNilSubject: a (*User)(nil) is most often a
+// user who is not logged in, not the system. Anything else returns an
+// error wrapping ErrInvalidEvent and ErrUnsupportedSubject, and so does a
+// panic in an AuditRef method (such as a value method reached through a nil
+// embedded pointer): RefOf never panics.
 func RefOf(v any) (Ref, error) {
-	switch s := v.(type) {
-	case nil:
+	if v == nil {
 		return Ref{}, nil
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer:
+		if rv.IsNil() {
+			return Ref{}, invalidSubject(ErrNilSubject, "%T is a nil pointer; only an untyped nil is the system", v)
+		}
+	case reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		if _, ok := v.(Subject); ok && rv.IsNil() {
+			return Ref{}, invalidSubject(ErrNilSubject, "%T is nil; only an untyped nil is the system", v)
+		}
+	}
+	switch s := v.(type) {
 	case Ref:
 		return s, nil
 	case *Ref:
-		if s == nil {
-			return Ref{}, nil
-		}
 		return *s, nil
 	case Subject:
-		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
-			return Ref{}, nil
-		}
-		return s.AuditRef(), nil
+		return auditRef(s)
 	}
-	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Pointer {
-		if rv.IsNil() {
-			return Ref{}, nil
-		}
 		rv = rv.Elem()
 	}
 	if rv.Kind() != reflect.Struct {
-		return Ref{}, fmt.Errorf("%w: %w: %T has no ID", ErrInvalidEvent, ErrUnsupportedSubject, v)
+		return Ref{}, invalidSubject(ErrUnsupportedSubject, "%T has no ID field and no AuditRef method", v)
 	}
 	sf, ok := rv.Type().FieldByName("ID")
 	if !ok || !sf.IsExported() {
-		return Ref{}, fmt.Errorf("%w: %w: %T has no exported ID field", ErrInvalidEvent, ErrUnsupportedSubject, v)
+		return Ref{}, invalidSubject(ErrUnsupportedSubject, "%T has no exported ID field", v)
 	}
 	f, err := rv.FieldByIndexErr(sf.Index)
 	if err != nil { // through a nil embedded pointer
-		return Ref{}, fmt.Errorf("%w: %w: %T: ID: %w", ErrInvalidEvent, ErrUnsupportedSubject, v, err)
+		return Ref{}, invalidSubject(ErrUnsupportedSubject, "%T.ID cannot be read: %w", v, err)
 	}
 	var id string
 	switch f.Kind() {
@@ -91,7 +104,7 @@ func RefOf(v any) (Ref, error) {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		id = strconv.FormatUint(f.Uint(), 10)
 	default:
-		return Ref{}, fmt.Errorf("%w: %w: %T.ID is a %s, not a string or integer", ErrInvalidEvent, ErrUnsupportedSubject, v, f.Kind())
+		return Ref{}, invalidSubject(ErrUnsupportedSubject, "%T.ID is a %s, not a string or integer", v, f.Kind())
 	}
 	r := Ref{Type: snakeCase(rv.Type().Name()), ID: id}
 	if nf, ok := rv.Type().FieldByName("Name"); ok && nf.IsExported() && nf.Type.Kind() == reflect.String {
@@ -100,6 +113,67 @@ func RefOf(v any) (Ref, error) {
 		}
 	}
 	return r, nil
+}
+
+// auditRef calls s.AuditRef and returns a panic in it, as fmt does for a
+// String method: a value method reached through a nil embedded pointer
+// panics in code the compiler generates.
+func auditRef(s Subject) (r Ref, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = invalidSubject(ErrUnsupportedSubject, "%T.AuditRef panicked: %v", s, p)
+		}
+	}()
+	return s.AuditRef(), nil
+}
+
+// eventError is the error of an event that cannot be recorded. It reads
+// "audit: invalid event: <detail>", where the detail starts with the field
+// it is about ("actor: ", "targets[2].id ..."), and wraps ErrInvalidEvent,
+// the further sentinel it carries (ErrUnsupportedSubject, ErrNilSubject)
+// and the error that caused it, if any, without repeating their text: the
+// message says "audit:" once.
+type eventError struct {
+	detail string
+	errs   []error // ErrInvalidEvent first
+}
+
+func (e *eventError) Error() string   { return ErrInvalidEvent.Error() + ": " + e.detail }
+func (e *eventError) Unwrap() []error { return e.errs }
+
+// invalidEvent returns an eventError whose detail is formatted from format
+// and args, as fmt.Errorf formats; the errors of %w verbs are wrapped too.
+func invalidEvent(format string, args ...any) error {
+	return newEventError(nil, fmt.Errorf(format, args...))
+}
+
+// invalidSubject is invalidEvent for an actor, resource or target that
+// cannot become a Ref; the error also wraps sentinel.
+func invalidSubject(sentinel error, format string, args ...any) error {
+	return newEventError(sentinel, fmt.Errorf(format, args...))
+}
+
+func newEventError(sentinel, detail error) *eventError {
+	errs := []error{ErrInvalidEvent}
+	if sentinel != nil {
+		errs = append(errs, sentinel)
+	}
+	switch w := detail.(type) {
+	case interface{ Unwrap() error }:
+		errs = append(errs, w.Unwrap())
+	case interface{ Unwrap() []error }:
+		errs = append(errs, w.Unwrap()...)
+	}
+	return &eventError{detail: detail.Error(), errs: errs}
+}
+
+// inField names the field an invalid-event error is about:
+// "audit: invalid event: actor: ...".
+func inField(field string, err error) error {
+	if e, ok := err.(*eventError); ok {
+		return &eventError{detail: field + ": " + e.detail, errs: e.errs}
+	}
+	return invalidEvent("%s: %w", field, err)
 }
 
 // snakeCase turns a Go type name into snake_case: "BillingAccount" becomes
@@ -133,15 +207,15 @@ func snakeCase(s string) string {
 func ValidateAction(action string) error {
 	switch {
 	case action == "":
-		return fmt.Errorf("%w: empty action", ErrInvalidEvent)
+		return invalidEvent("empty action")
 	case len(action) > MaxActionBytes:
-		return fmt.Errorf("%w: action is %d bytes, more than %d", ErrInvalidEvent, len(action), MaxActionBytes)
+		return invalidEvent("action is %d bytes, more than %d", len(action), MaxActionBytes)
 	case !utf8.ValidString(action):
-		return fmt.Errorf("%w: action is not valid UTF-8", ErrInvalidEvent)
+		return invalidEvent("action is not valid UTF-8")
 	}
 	for i, r := range action {
 		if unicode.IsControl(r) {
-			return fmt.Errorf("%w: action has control character %U at byte %d", ErrInvalidEvent, r, i)
+			return invalidEvent("action has control character %U at byte %d", r, i)
 		}
 	}
 	return nil
@@ -149,10 +223,10 @@ func ValidateAction(action string) error {
 
 func checkString(field, s string, max int) error {
 	if !utf8.ValidString(s) {
-		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidEvent, field)
+		return invalidEvent("%s is not valid UTF-8", field)
 	}
 	if len(s) > max {
-		return fmt.Errorf("%w: %s is %d bytes, more than %d", ErrInvalidEvent, field, len(s), max)
+		return invalidEvent("%s is %d bytes, more than %d", field, len(s), max)
 	}
 	return nil
 }

@@ -98,6 +98,20 @@ type embedsNil struct{ *Base }
 
 func (n named) AuditRef() audit.Ref { return audit.Ref{Type: "custom", ID: n.key, Name: "N"} }
 
+// pointerNamed names itself with a pointer method.
+type pointerNamed struct{ key string }
+
+func (n *pointerNamed) AuditRef() audit.Ref { return audit.Ref{Type: "pointer", ID: n.key} }
+
+// funcNamed is a Subject that can be nil without being a pointer.
+type funcNamed func() audit.Ref
+
+func (f funcNamed) AuditRef() audit.Ref { return f() }
+
+// embedsNilNamed promotes named.AuditRef, a value method, through a
+// pointer: embedsNilNamed{} calls it through nil.
+type embedsNilNamed struct{ *named }
+
 var urlSafe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 func total(t *testing.T, l *audit.Logger) int {
@@ -218,15 +232,17 @@ func testSubjects(t *testing.T, newStore NewStore) {
 		{nil, audit.Ref{}},
 		{ref, ref},
 		{&ref, ref},
-		{(*audit.Ref)(nil), audit.Ref{}},
 		{named{"k"}, audit.Ref{Type: "custom", ID: "k", Name: "N"}},
+		{&named{"k"}, audit.Ref{Type: "custom", ID: "k", Name: "N"}},
+		{&pointerNamed{"p"}, audit.Ref{Type: "pointer", ID: "p"}},
+		{funcNamed(func() audit.Ref { return ref }), ref},
+		{embedsNilNamed{&named{"e"}}, audit.Ref{Type: "custom", ID: "e", Name: "N"}},
 		{user{ID: -5, Name: "Neg"}, audit.Ref{Type: "user", ID: "-5", Name: "Neg"}},
 		{&user{ID: math.MaxInt64}, audit.Ref{Type: "user", ID: "9223372036854775807"}},
 		{BillingAccount{ID: "b"}, audit.Ref{Type: "billing_account", ID: "b"}},
 		{HTTPRequest{ID: 65535}, audit.Ref{Type: "http_request", ID: "65535"}},
 		{noName{ID: 1, Name: 2}, audit.Ref{Type: "no_name", ID: "1"}},
 		{embedsNil{&Base{ID: "b1"}}, audit.Ref{Type: "embeds_nil", ID: "b1"}},
-		{(*user)(nil), audit.Ref{}},
 	} {
 		e, err := l.Track(ctx, c.subject, "subject.tested", c.subject)
 		require.NoError(t, err, "%#v", c.subject)
@@ -237,15 +253,39 @@ func testSubjects(t *testing.T, newStore NewStore) {
 	for _, bad := range []any{
 		42, "user-1", []string{"a"}, map[string]any{"ID": "x"},
 		struct{ Key string }{"k"}, struct{ ID float64 }{1.5}, struct{ id string }{"hidden"},
-		func() {}, embedsNil{},
+		func() {}, embedsNil{}, embedsNilNamed{},
 	} {
 		_, err := l.Track(ctx, bad, "subject.tested", nil)
 		require.ErrorIs(t, err, audit.ErrUnsupportedSubject, "actor %#v", bad)
 		require.ErrorIs(t, err, audit.ErrInvalidEvent, "actor %#v", bad)
+		require.NotErrorIs(t, err, audit.ErrNilSubject, "actor %#v", bad)
 		_, err = l.Track(ctx, nil, "subject.tested", bad)
 		require.ErrorIs(t, err, audit.ErrUnsupportedSubject, "resource %#v", bad)
 		_, err = l.Track(ctx, nil, "subject.tested", nil, audit.WithTargets(bad))
 		require.ErrorIs(t, err, audit.ErrUnsupportedSubject, "target %#v", bad)
+	}
+	// A typed nil is not the system: (*User)(nil) is most often a user who
+	// is not logged in. Only an untyped nil is the system.
+	for _, bad := range []any{
+		(*user)(nil), (*BillingAccount)(nil), (*audit.Ref)(nil), (*named)(nil), (*pointerNamed)(nil),
+		funcNamed(nil), (*embedsNil)(nil),
+	} {
+		for _, c := range []struct {
+			field           string
+			actor, resource any
+			opts            []audit.TrackOption
+		}{
+			{"actor: ", bad, nil, nil},
+			{"resource: ", nil, bad, nil},
+			{"targets[1]: ", nil, nil, []audit.TrackOption{audit.WithTargets(ref, bad)}},
+		} {
+			_, err := l.Track(ctx, c.actor, "subject.tested", c.resource, c.opts...)
+			require.ErrorIs(t, err, audit.ErrNilSubject, "%s%T", c.field, bad)
+			require.ErrorIs(t, err, audit.ErrInvalidEvent, "%s%T", c.field, bad)
+			require.NotErrorIs(t, err, audit.ErrUnsupportedSubject, "%s%T", c.field, bad)
+			require.Contains(t, err.Error(), c.field+fmt.Sprintf("%T", bad), "the error names the field and the type")
+			require.Contains(t, err.Error(), "nil")
+		}
 	}
 	require.Equal(t, before, total(t, l), "rejected events must write nothing")
 }
