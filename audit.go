@@ -93,8 +93,9 @@ type Event struct {
 	Targets []Ref `json:"targets,omitempty"`
 	// Outcome is OutcomeSuccess (the default) or OutcomeFailure.
 	Outcome string `json:"outcome"`
-	// Metadata is any JSON-encodable detail. Values that name secrets are
-	// redacted before they are stored. Read back, it holds what
+	// Metadata is any JSON-encodable detail. The values of keys that name
+	// secrets, and passwords inside strings, are redacted before they are
+	// stored (see WithRedactKeys). Read back, it holds what
 	// encoding/json decodes, with numbers as json.Number so that none lose
 	// precision.
 	Metadata map[string]any `json:"metadata,omitempty"`
@@ -703,10 +704,43 @@ func WithMaxMetadataBytes(n int) Option {
 	}
 }
 
-// WithRedactKeys replaces the list of metadata key fragments that name
-// secrets (default DefaultRedactKeys). A key is redacted when, lower-cased
-// and with '_', '-', '.' and spaces removed, it contains one of them. No
-// keys turns redaction off.
+// WithRedactKeys replaces the list of secrets redacted from metadata
+// (default DefaultRedactKeys); no keys turns redaction off. Redaction
+// happens before the event is encoded, hashed or written, at any depth of
+// objects and arrays, and to struct fields by their JSON names.
+//
+// An entry is compared by its letters and digits, lower-cased: "API-Key",
+// "api_key" and "apikey" are one entry. A metadata key is split into
+// words at every character that is not a letter or digit ("_", "-", ".",
+// " ", ...), between a lower-case and an upper-case letter ("apiKey"),
+// before the last capital of a run followed by a lower-case letter
+// ("XAPIKey" is "xapi", "key") and between letters and digits ("pw2").
+// The key names a secret when
+//
+//   - one of its words, or several consecutive words joined, is an entry,
+//     or an entry followed by "s" ("pw", "Api-Key", "credentials"); or
+//   - such a word or run ends with an entry of five letters or more
+//     ("newpassword", "accessToken", "PHPSESSID" for "sessid").
+//
+// So "auth" redacts "auth" and "X-Auth" but not "author" or "oauth", and
+// "token" redacts "id_token" but not "tokenizer". The value of such a key
+// is replaced by Redacted unless it is true, false or null, which hold no
+// secret, or a number under a key that names a count: its last word is
+// count, total, used, remaining, max, min, limit, length, size, ttl,
+// duration, timeout or attempts, or the word that names the secret is a
+// plural. "tokens_used": 1200, "session_count": 3 and "prompt_tokens": 12
+// are kept; "pin": 1234 and "tokens_used": "1200" are not.
+//
+// Inside every other string value, the password of a URL
+// (scheme://user:password@host) or of a Go MySQL DSN
+// (user:password@tcp(host)/db) is replaced by Redacted, and so is the value
+// of a name=value pair whose name names a secret as a key would:
+// "password=x" in "user=app password=x host=db" or "Server=db;Password=x;",
+// "access_token=x" in a URL's query. A value runs to the first ";", "&" or
+// line break, and also stops at white space unless a ";" follows on its
+// line; a quoted value runs to its closing quote. Custom entries match the
+// same way: WithRedactKeys("ssn") redacts "SSN", "user_ssn", "ssnLast4" and
+// "ssn=..." inside a string, but not "lessons".
 func WithRedactKeys(keys ...string) Option {
 	return func(o *options) { o.redactKeys = append([]string{}, keys...) }
 }
