@@ -26,8 +26,12 @@ var (
 	// written.
 	ErrInvalidEvent = errors.New("audit: invalid event")
 	// ErrUnsupportedSubject is returned (together with ErrInvalidEvent) when
-	// an actor, resource or target cannot be turned into a Ref.
+	// an actor, resource or target cannot be turned into a Ref: see RefOf.
 	ErrUnsupportedSubject = errors.New("audit: unsupported subject type")
+	// ErrNilSubject is returned (together with ErrInvalidEvent) when an
+	// actor, resource or target is a nil pointer, such as a (*User)(nil)
+	// for a user who is not logged in: only an untyped nil is the system.
+	ErrNilSubject = errors.New("audit: nil subject")
 	// ErrInvalidQuery is returned for a Query with out-of-range or malformed
 	// fields.
 	ErrInvalidQuery = errors.New("audit: invalid query")
@@ -92,8 +96,9 @@ type Event struct {
 	Targets []Ref `json:"targets,omitempty"`
 	// Outcome is OutcomeSuccess (the default) or OutcomeFailure.
 	Outcome string `json:"outcome"`
-	// Metadata is any JSON-encodable detail. Values that name secrets are
-	// redacted before they are stored. Read back, it holds what
+	// Metadata is any JSON-encodable detail. The values of keys that name
+	// secrets, and passwords inside strings, are redacted before they are
+	// stored (see WithRedactKeys). Read back, it holds what
 	// encoding/json decodes, with numbers as json.Number so that none lose
 	// precision.
 	Metadata map[string]any `json:"metadata,omitempty"`
@@ -279,11 +284,14 @@ func (c *core) isClosed() bool {
 // Track records that actor did action to resource and returns the event as
 // stored, once it is committed.
 //
-// actor and resource may be nil (the system), a Ref or *Ref, a value with a
-// method AuditRef() Ref, or a struct (or pointer to one) with an exported ID
-// field of string or integer kind: it becomes Ref{Type: the snake_case type
-// name, ID: the ID in base 10, Name: its string Name field, if any}.
-// Anything else returns an error wrapping ErrUnsupportedSubject.
+// actor and resource may be an untyped nil (the system), a Ref or *Ref, a
+// value with a method AuditRef() Ref, or a struct (or pointer to one) with
+// an exported ID field of string or integer kind: it becomes Ref{Type: the
+// snake_case type name, ID: the ID in base 10, Name: its string Name field,
+// if any}. A nil pointer, such as a (*User)(nil) for a user who is not
+// logged in, is refused with an error wrapping ErrNilSubject; anything else
+// returns an error wrapping ErrUnsupportedSubject. Both also wrap
+// ErrInvalidEvent, and nothing is written. See RefOf.
 func (l *Logger) Track(ctx context.Context, actor any, action string, resource any, opts ...TrackOption) (Event, error) {
 	e, err := buildEvent(actor, action, resource, opts)
 	if err != nil {
@@ -574,7 +582,7 @@ func WithTargets(targets ...any) TrackOption {
 		for _, t := range targets {
 			r, err := RefOf(t)
 			if err != nil {
-				return fmt.Errorf("target: %w", err)
+				return inField(fmt.Sprintf("targets[%d]", len(e.Targets)), err)
 			}
 			e.Targets = append(e.Targets, r)
 		}
@@ -626,11 +634,11 @@ func At(t time.Time) TrackOption {
 func buildEvent(actor any, action string, resource any, opts []TrackOption) (Event, error) {
 	a, err := RefOf(actor)
 	if err != nil {
-		return Event{}, fmt.Errorf("actor: %w", err)
+		return Event{}, inField("actor", err)
 	}
 	r, err := RefOf(resource)
 	if err != nil {
-		return Event{}, fmt.Errorf("resource: %w", err)
+		return Event{}, inField("resource", err)
 	}
 	e := Event{Action: action, Actor: a, Resource: r}
 	for _, o := range opts {
@@ -738,10 +746,43 @@ func WithMaxEventBytes(n int) Option {
 	}
 }
 
-// WithRedactKeys replaces the list of metadata key fragments that name
-// secrets (default DefaultRedactKeys). A key is redacted when, lower-cased
-// and with '_', '-', '.' and spaces removed, it contains one of them. No
-// keys turns redaction off.
+// WithRedactKeys replaces the list of secrets redacted from metadata
+// (default DefaultRedactKeys); no keys turns redaction off. Redaction
+// happens before the event is encoded, hashed or written, at any depth of
+// objects and arrays, and to struct fields by their JSON names.
+//
+// An entry is compared by its letters and digits, lower-cased: "API-Key",
+// "api_key" and "apikey" are one entry. A metadata key is split into
+// words at every character that is not a letter or digit ("_", "-", ".",
+// " ", ...), between a lower-case and an upper-case letter ("apiKey"),
+// before the last capital of a run followed by a lower-case letter
+// ("XAPIKey" is "xapi", "key") and between letters and digits ("pw2").
+// The key names a secret when
+//
+//   - one of its words, or several consecutive words joined, is an entry,
+//     or an entry followed by "s" ("pw", "Api-Key", "credentials"); or
+//   - such a word or run ends with an entry of five letters or more
+//     ("newpassword", "accessToken", "PHPSESSID" for "sessid").
+//
+// So "auth" redacts "auth" and "X-Auth" but not "author" or "oauth", and
+// "token" redacts "id_token" but not "tokenizer". The value of such a key
+// is replaced by Redacted unless it is true, false or null, which hold no
+// secret, or a number under a key that names a count: its last word is
+// count, total, used, remaining, max, min, limit, length, size, ttl,
+// duration, timeout or attempts, or the word that names the secret is a
+// plural. "tokens_used": 1200, "session_count": 3 and "prompt_tokens": 12
+// are kept; "pin": 1234 and "tokens_used": "1200" are not.
+//
+// Inside every other string value, the password of a URL
+// (scheme://user:password@host) or of a Go MySQL DSN
+// (user:password@tcp(host)/db) is replaced by Redacted, and so is the value
+// of a name=value pair whose name names a secret as a key would:
+// "password=x" in "user=app password=x host=db" or "Server=db;Password=x;",
+// "access_token=x" in a URL's query. A value runs to the first ";", "&" or
+// line break, and also stops at white space unless a ";" follows on its
+// line; a quoted value runs to its closing quote. Custom entries match the
+// same way: WithRedactKeys("ssn") redacts "SSN", "user_ssn", "ssnLast4" and
+// "ssn=..." inside a string, but not "lessons".
 func WithRedactKeys(keys ...string) Option {
 	return func(o *options) { o.redactKeys = append([]string{}, keys...) }
 }

@@ -216,6 +216,8 @@ func TestSecretsNeverReachDisk(t *testing.T) {
 		"password": "hunter2-secret-value",
 		"request":  map[string]any{"headers": map[string]any{"Authorization": "Bearer tok-AAAA-BBBB"}},
 		"visible":  "plain-visible-value",
+		"form":     map[string]any{"pw": "pw-secret-value-QQQQ"},
+		"dsn":      "postgres://app:dsn-secret-value-ZZZZ@db/prod",
 	}))
 	require.NoError(t, err)
 	// Look at the bytes while the WAL still holds them, and after the
@@ -231,6 +233,8 @@ func TestSecretsNeverReachDisk(t *testing.T) {
 		require.True(t, bytes.Contains(all, []byte("plain-visible-value")), "the test must see what is written")
 		require.False(t, bytes.Contains(all, []byte("hunter2-secret-value")))
 		require.False(t, bytes.Contains(all, []byte("tok-AAAA-BBBB")))
+		require.False(t, bytes.Contains(all, []byte("pw-secret-value-QQQQ")))
+		require.False(t, bytes.Contains(all, []byte("dsn-secret-value-ZZZZ")))
 	}
 	check()
 	require.NoError(t, l.Close())

@@ -20,9 +20,10 @@
 // caller of that batch and nothing of it is stored. TrackTx and RecordTx
 // write inside the caller's own transaction instead.
 //
-// Actors, resources and targets are Refs. Track accepts nil (the system), a
-// Ref, a type with an AuditRef method, or any struct with an exported ID
-// field; see RefOf.
+// Actors, resources and targets are Refs. Track accepts an untyped nil (the
+// system), a Ref, a type with an AuditRef method, or any struct with an
+// exported ID field; it refuses a nil pointer, which is not the system; see
+// RefOf.
 //
 // # Storage
 //

@@ -129,7 +129,7 @@ func FuzzSubject(f *testing.F) {
 		case 7:
 			v, want = &fuzzSubject{key: s}, &Ref{Type: "s", ID: s}
 		case 8:
-			v, want = (*fuzzNamed)(nil), &Ref{}
+			v = (*fuzzNamed)(nil)
 		case 9:
 			v = []byte(s)
 		}
@@ -143,10 +143,17 @@ func FuzzSubject(f *testing.F) {
 			if err != nil || r != *want {
 				t.Fatalf("%T: got %+v %v, want %+v", v, r, err, *want)
 			}
+		case kind%10 == 8:
+			if !errors.Is(err, ErrNilSubject) || !errors.Is(err, ErrInvalidEvent) {
+				t.Fatalf("nil %T accepted or wrong error: %+v %v", v, r, err)
+			}
 		default:
 			if !errors.Is(err, ErrUnsupportedSubject) || !errors.Is(err, ErrInvalidEvent) {
 				t.Fatalf("%T accepted or wrong error: %+v %v", v, r, err)
 			}
+		}
+		if err != nil && strings.Count(err.Error(), "audit:") != 1 {
+			t.Fatalf("the error does not say audit: once: %v", err)
 		}
 	})
 }
@@ -288,6 +295,47 @@ func FuzzCanonicalJSON(f *testing.F) {
 					t.Fatalf("version 1 encoder differs from encoding/json:\n%s\n%s", want, got)
 				}
 			}
+		}
+	})
+}
+
+func FuzzRedact(f *testing.F) {
+	for _, s := range [][2]string{
+		{"password", "postgres://user:secret@host/db"},
+		{"note", "user=x password='se cr\\'et' host=y"},
+		{"dsn", "Server=db;Password=\"a;b\"\"c\";x=1"},
+		{"tokens_used", "root:pw@tcp(h:3306)/db?token=x&y=z"},
+		{"XApiKey", "=@://:@(=;&'\""},
+		{"author", "app:pw@/db password = x"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	keys := normalizeKeys(DefaultRedactKeys)
+	f.Fuzz(func(t *testing.T, key, value string) {
+		if !utf8.ValidString(key) || !utf8.ValidString(value) {
+			return
+		}
+		// Scrubbing a string keeps it valid UTF-8, and scrubbing it again
+		// changes nothing.
+		once, _ := scrubString(value, keys)
+		if !utf8.ValidString(once) {
+			t.Fatalf("scrubbed %q to invalid UTF-8 %q", value, once)
+		}
+		if twice, changed := scrubString(once, keys); changed {
+			t.Fatalf("scrubbing is not idempotent: %q -> %q -> %q", value, once, twice)
+		}
+		// A key that names a secret hides its string value, at any depth.
+		m := map[string]any{key: value, "list": []any{map[string]any{key: value}}}
+		redact(m, keys)
+		if isSecretKey(key, keys) {
+			if m[key] != Redacted {
+				t.Fatalf("%q names a secret but %q was kept", key, value)
+			}
+		} else if m[key] != once {
+			t.Fatalf("%q: got %q, want the scrubbed %q", key, m[key], once)
+		}
+		if inner := m["list"].([]any)[0].(map[string]any); key != "list" && inner[key] != m[key] {
+			t.Fatalf("%q: redacted %q at the top but %q in a list", key, m[key], inner[key])
 		}
 	})
 }

@@ -121,13 +121,16 @@ func TestDiskFull(t *testing.T) {
 	require.NoError(t, err)
 	// Concurrent writes in the failing batches all fail, and none lands.
 	var wg sync.WaitGroup
-	for range 8 {
+	errs := make([]error, 8)
+	for i := range errs {
 		wg.Go(func() {
-			_, err := l.Track(ctx, nil, "fill.more", nil, audit.WithMeta("blob", blob))
-			require.ErrorIs(t, err, audit.ErrDiskFull)
+			_, errs[i] = l.Track(ctx, nil, "fill.more", nil, audit.WithMeta("blob", blob))
 		})
 	}
 	wg.Wait()
+	for _, err := range errs {
+		require.ErrorIs(t, err, audit.ErrDiskFull)
+	}
 	after, err := l.Checkpoint(ctx)
 	require.NoError(t, err)
 	require.Equal(t, before.Seq, after.Seq, "the head does not move")
