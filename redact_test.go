@@ -224,7 +224,7 @@ func TestDefaultRedactKeys(t *testing.T) {
 // times as long. Each time is the best of three.
 func TestRedactionWorkIsLinear(t *testing.T) {
 	t.Parallel()
-	l, _ := setup(t, audit.WithMaxMetadataBytes(1<<20))
+	l, _ := setup(t, audit.WithMaxMetadataBytes(1<<20), audit.WithMaxEventBytes(2<<20))
 	const size = 180 << 10
 	best := func(meta map[string]any) time.Duration {
 		var d time.Duration
