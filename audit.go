@@ -54,6 +54,10 @@ var (
 	// ErrDiskFull wraps write errors caused by a full disk or database. The
 	// failed write stored nothing; writing works again once there is room.
 	ErrDiskFull = errors.New("audit: database or disk is full")
+	// ErrWriteTimeout is returned by Track and Record when, with
+	// WithWriteTimeout, an event waited longer than the timeout for its
+	// transaction. It was not recorded.
+	ErrWriteTimeout = errors.New("audit: write timed out")
 	// ErrInvalidCheckpoint is returned for a checkpoint that cannot be
 	// parsed or whose signature does not verify.
 	ErrInvalidCheckpoint = errors.New("audit: invalid checkpoint")
@@ -307,19 +311,20 @@ func (l *Logger) Track(ctx context.Context, actor any, action string, resource a
 //
 // Concurrent calls share transactions (group commit, see submit). If e
 // carries an IdempotencyKey already used in its tenant, Record returns the
-// first event and writes nothing. If ctx ends while the event is still
-// queued, Record returns ctx's error and the event is not recorded; once
-// its transaction has started, Record waits for the commit and returns its
-// outcome.
+// first event and writes nothing.
+//
+// An event that passes validation is recorded even when ctx is cancelled or
+// ends while it waits: for an audit log, the action happened (a client that
+// disconnects after its project was deleted must not erase the record of
+// it), and Record reports the real outcome of the write. ctx is used only
+// for the values it carries. To bound how long a write may wait for its
+// turn, use WithWriteTimeout.
 func (l *Logger) Record(ctx context.Context, e Event) (Event, error) {
 	e, err := l.prepare(e)
-	if err == nil {
-		err = ctx.Err()
-	}
 	if err != nil {
 		return Event{}, err
 	}
-	return l.c.submit(ctx, e)
+	return l.c.submit(e)
 }
 
 // TrackTx is Track inside the caller's transaction: the event is written by
@@ -385,7 +390,12 @@ func (l *Logger) prepare(e Event) (Event, error) {
 // callers share transactions: while one batch commits, the next queues, so
 // the batch size follows the load. (A leader that waited for stragglers
 // before committing measured slower: see BENCHMARKS.md.)
-func (c *core) submit(ctx context.Context, e Event) (Event, error) {
+//
+// With WithWriteTimeout, an event still queued when the timeout passes is
+// withdrawn and the caller told that it was not recorded; once its
+// transaction has started, the caller waits for the commit and gets its
+// outcome.
+func (c *core) submit(e Event) (Event, error) {
 	req := &writeRequest{ev: e, done: make(chan commitResult, 1)}
 	c.mu.Lock()
 	if c.closed {
@@ -399,6 +409,12 @@ func (c *core) submit(ctx context.Context, e Event) (Event, error) {
 	if lead {
 		c.lead()
 	}
+	var timeout <-chan time.Time
+	if d := c.opts.writeTimeout; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
 	for {
 		select {
 		case r := <-req.done:
@@ -407,19 +423,11 @@ func (c *core) submit(ctx context.Context, e Event) (Event, error) {
 				continue
 			}
 			return r.Event, r.Err
-		case <-ctx.Done():
+		case <-timeout:
 			if c.withdraw(req) {
-				return Event{}, fmt.Errorf("audit: record: %w: the event was not recorded", ctx.Err())
+				return Event{}, fmt.Errorf("%w after %v: the event was not recorded", ErrWriteTimeout, c.opts.writeTimeout)
 			}
-			// Its transaction has started: wait for the outcome, which
-			// is bounded by the commit, and tell the truth about it.
-			for r := range req.done {
-				if r.lead {
-					c.lead()
-					continue
-				}
-				return r.Event, r.Err
-			}
+			timeout = nil // its transaction has started: wait for the outcome
 		}
 	}
 }
@@ -660,6 +668,7 @@ type options struct {
 	maxBatch     int
 	maxMetadata  int
 	maxEvent     int
+	writeTimeout time.Duration
 	redactKeys   []string
 	bus          *Bus
 	workers      int
@@ -726,6 +735,22 @@ func WithMaxMetadataBytes(n int) Option {
 	return func(o *options) {
 		if n > 0 {
 			o.maxMetadata = n
+		}
+	}
+}
+
+// WithWriteTimeout bounds how long Track and Record wait for their event's
+// transaction to start (default: no bound; a write then waits for its turn
+// however long the writer is held up, for example by another process's
+// transaction on the same file, up to the busy timeout per attempt). An
+// event still waiting after d is withdrawn and the call fails with
+// ErrWriteTimeout; one whose transaction has started is waited for, so the
+// answer is always the truth. The caller's context never withdraws an
+// event (see Logger.Record).
+func WithWriteTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.writeTimeout = d
 		}
 	}
 }
