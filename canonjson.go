@@ -320,7 +320,7 @@ func (c *jsonChecker) target() error {
 			}
 			c.i++
 		}
-		key, err := c.str()
+		key, err := c.str(true)
 		if err != nil {
 			return err
 		}
@@ -333,7 +333,7 @@ func (c *jsonChecker) target() error {
 			return errors.New("want :")
 		}
 		c.i++
-		v, err := c.str()
+		v, err := c.str(true)
 		if err != nil {
 			return err
 		}
@@ -375,7 +375,7 @@ func (c *jsonChecker) value(depth int) error {
 			return errors.New("want , or ]")
 		}
 	case ch == '"':
-		_, err := c.str()
+		_, err := c.str(false)
 		return err
 	case ch == '-' || isDigit(ch):
 		j := c.i
@@ -412,7 +412,7 @@ func (c *jsonChecker) object(depth int) error {
 		return nil
 	}
 	for first := true; ; first = false {
-		key, err := c.str()
+		key, err := c.str(true)
 		if err != nil {
 			return err
 		}
@@ -439,16 +439,36 @@ func (c *jsonChecker) object(depth int) error {
 	}
 }
 
-// str checks a string at c.i and returns its unescaped text, valid until
-// the next call.
-func (c *jsonChecker) str() ([]byte, error) {
+// str checks a string at c.i and, when keep is set, returns its unescaped
+// text, valid until the next call.
+func (c *jsonChecker) str(keep bool) ([]byte, error) {
 	if c.i >= len(c.s) || c.s[c.i] != '"' {
 		return nil, errors.New("want a string")
 	}
 	c.i++
 	out := c.scratch[:0]
 	defer func() { c.scratch = out[:0] }()
+	plain := &plainBytes[0]
+	if c.form.html {
+		plain = &plainBytes[1]
+	}
 	for c.i < len(c.s) {
+		// A run of characters that stand for themselves: eight bytes at a
+		// time while none of them needs a look, then byte by byte.
+		j := c.i
+		for j+8 <= len(c.s) && plainWord(c.s[j:j+8], c.form.html) {
+			j += 8
+		}
+		for j < len(c.s) && plain[c.s[j]] {
+			j++
+		}
+		if keep {
+			out = append(out, c.s[c.i:j]...)
+		}
+		c.i = j
+		if c.i >= len(c.s) {
+			break
+		}
 		ch := c.s[c.i]
 		switch {
 		case ch == '"':
@@ -459,14 +479,12 @@ func (c *jsonChecker) str() ([]byte, error) {
 			if n == 0 {
 				return nil, errors.New("an escape the canonical form does not use")
 			}
-			out = utf8.AppendRune(out, r)
+			if keep {
+				out = utf8.AppendRune(out, r)
+			}
 			c.i += n
 		case ch < utf8.RuneSelf:
-			if !c.form.literal(ch) {
-				return nil, fmt.Errorf("byte %#x must be escaped", ch)
-			}
-			out = append(out, ch)
-			c.i++
+			return nil, fmt.Errorf("byte %#x must be escaped", ch)
 		default:
 			r, size := utf8.DecodeRuneInString(c.s[c.i:])
 			if r == utf8.RuneError && size == 1 {
@@ -475,12 +493,42 @@ func (c *jsonChecker) str() ([]byte, error) {
 			if r == '\u2028' || r == '\u2029' {
 				return nil, fmt.Errorf("%U must be escaped", r)
 			}
-			out = append(out, c.s[c.i:c.i+size]...)
+			if keep {
+				out = append(out, c.s[c.i:c.i+size]...)
+			}
 			c.i += size
 		}
 	}
 	return nil, errors.New("unterminated string")
 }
+
+// plainWord reports whether all eight bytes of w are ASCII that stands for
+// itself, testing them at once (a byte is < 0x20, '"', '\\', non-ASCII, or
+// in the html form one of < > &, when the word has a zero after the
+// matching subtraction or XOR).
+func plainWord(w string, html bool) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	_ = w[7]
+	x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+	q, bs := x^(lo*'"'), x^(lo*'\\')
+	bad := (x | (x - lo*0x20) | (q-lo)&^q | (bs-lo)&^bs) & hi
+	if html {
+		lt, gt, amp := x^(lo*'<'), x^(lo*'>'), x^(lo*'&')
+		bad |= ((lt-lo)&^lt | (gt-lo)&^gt | (amp-lo)&^amp) & hi
+	}
+	return bad == 0
+}
+
+// plainBytes tells the ASCII bytes that stand for themselves in a string,
+// in version 2's form [0] and version 1's [1].
+var plainBytes = func() (t [2][256]bool) {
+	for c := 0; c < utf8.RuneSelf; c++ {
+		t[0][c] = formV2.literal(byte(c))
+		t[1][c] = formV1.literal(byte(c))
+	}
+	return t
+}()
 
 // escape reads the escape at c.i and returns the character and its length
 // in bytes, or 0 when the canonical form would not write it.

@@ -370,7 +370,8 @@ func checkChainRow(values []any, r *chainRow) error {
 	}
 	r.event = Event{Seq: seq}
 	var err error
-	text := func(col int) string {
+	// JSON columns are checked for UTF-8 with their canonical form, below.
+	textOf := func(col int, json bool) string {
 		if err != nil {
 			return ""
 		}
@@ -378,16 +379,17 @@ func checkChainRow(values []any, r *chainRow) error {
 		switch {
 		case !ok:
 			err = fmt.Errorf("%s is stored as %s, not TEXT", ChainColumns[col], storageClass(values[col]))
-		case !utf8.ValidString(s):
+		case !json && !utf8.ValidString(s):
 			err = fmt.Errorf("%s is not valid UTF-8", ChainColumns[col])
 		}
 		return s
 	}
+	text := func(col int) string { return textOf(col, false) }
 	optText := func(col int) string {
 		if err != nil || values[col] == nil {
 			return ""
 		}
-		s := text(col)
+		s := textOf(col, col == colTargets || col == colMetadata)
 		if err == nil && s == "" {
 			err = fmt.Errorf("%s is an empty string, not NULL", ChainColumns[col])
 		}
