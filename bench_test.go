@@ -137,6 +137,32 @@ func BenchmarkTrackParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkTrackParallelNewKeys is BenchmarkTrackParallel where every
+// event names an actor and a resource never seen before, in one of 16
+// tenants: each event adds two counter rows (and their index entries), the
+// worst case for what the write path keeps per key.
+func BenchmarkTrackParallelNewKeys(b *testing.B) {
+	l := benchOpen(b)
+	ctx := context.Background()
+	var seq atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		meta := map[string]any{"ip": "10.0.0.1"}
+		for pb.Next() {
+			n := seq.Add(1)
+			actor := audit.Ref{Type: "user", ID: fmt.Sprintf("usr_%d", n)}
+			resource := audit.Ref{Type: "invoice", ID: fmt.Sprintf("inv_%d", n)}
+			tl := l.WithTenant(fmt.Sprintf("tenant_%02d", n%16))
+			if _, err := tl.Track(ctx, actor, benchActions[n%int64(len(benchActions))], resource, audit.WithMetadata(meta)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
 // BenchmarkRecordBatch is many concurrent Record calls, as the bulk seeding
 // of cmd/auditbench does: b.N events per run, from 1,024 goroutines.
 func BenchmarkRecordBatch(b *testing.B) {
