@@ -125,9 +125,12 @@ func (l *Logger) page(ctx context.Context, q Query, defaultPer int) (Page, error
 	case q.Page > 1:
 		pageNo, offset = q.Page, (q.Page-1)*per
 	}
-	events, total, err := l.c.store.List(ctx, f, before, offset, per+1)
-	if err != nil {
-		return Page{}, err
+	var events []Event
+	var total int64
+	if f.Since.IsZero() || !f.Since.Equal(f.Until) { // [t, t) selects nothing
+		if events, total, err = l.c.store.List(ctx, f, before, offset, per+1); err != nil {
+			return Page{}, err
+		}
 	}
 	p := Page{Page: pageNo, PerPage: per, TotalCount: int(total), TotalPages: int((total + int64(per) - 1) / int64(per))}
 	if len(events) > per {
@@ -155,7 +158,8 @@ func (l *Logger) filter(q Query, defaultPer int) (Filter, int, error) {
 	case per > MaxPerPage:
 		per = MaxPerPage
 	}
-	if q.Page > 1 && int64(q.Page-1)*int64(per) > 1<<40 {
+	// Divided, not multiplied: (Page-1)*per may overflow.
+	if q.Page > 1 && q.Page-1 > maxOffset/per {
 		return Filter{}, 0, fmt.Errorf("%w: page %d is out of range", ErrInvalidQuery, q.Page)
 	}
 	for _, s := range [...]struct{ name, v string }{
@@ -170,28 +174,53 @@ func (l *Logger) filter(q Query, defaultPer int) (Filter, int, error) {
 		}
 	}
 	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
-		return Filter{}, 0, fmt.Errorf("%w: until %v is before since %v", ErrInvalidQuery, q.Until, q.Since)
+		return Filter{}, 0, fmt.Errorf("%w: until %s is before since %s", ErrInvalidQuery, formatTime(q.Until), formatTime(q.Since))
 	}
 	f := Filter{
 		Tenant: l.tenant, Action: q.Action, ActorID: q.ActorID,
 		ResourceType: q.ResourceType, ResourceID: q.ResourceID,
-		Since: clampTime(q.Since), Until: clampTime(q.Until),
 		Search: strings.ToLower(q.Search),
 	}
+	f.Since, f.Until = timeRange(q.Since, q.Until)
 	return f, per, nil
 }
 
-func clampTime(t time.Time) time.Time {
-	switch {
-	case t.IsZero():
-		return t
-	case t.Before(minTime):
-		return minTime
-	case t.After(maxTime):
-		return maxTime
+// maxOffset is the most rows a Query.Page may skip. Page numbers stay far
+// below what a cursor accepts (maxCursorPage), so that the Next of every
+// page the API answers is accepted too.
+const maxOffset = 1 << 40
+
+// timeRange returns the bounds of OccurredAt that since (inclusive) and
+// until (exclusive) select, within the times an event can have (minTime to
+// maxTime, which fit Unix nanoseconds): a bound that every event meets is
+// dropped (zero); one that no event meets becomes the empty range
+// [maxTime, maxTime) or [minTime, minTime). A bound is never moved onto a
+// time an event can have, which would change what it selects.
+func timeRange(since, until time.Time) (time.Time, time.Time) {
+	if !since.IsZero() && !since.After(minTime) {
+		since = time.Time{} // every event is at or after it
 	}
-	return t.UTC()
+	if !until.IsZero() && until.After(maxTime) {
+		until = time.Time{} // every event is before it
+	}
+	switch {
+	case !since.IsZero() && since.After(maxTime):
+		return maxTime, maxTime // after every event
+	case !until.IsZero() && !until.After(minTime):
+		return minTime, minTime // no event is before it
+	}
+	if !since.IsZero() {
+		since = since.UTC()
+	}
+	if !until.IsZero() {
+		until = until.UTC()
+	}
+	return since, until
 }
+
+// formatTime writes t for an error message: UTC, RFC 3339 with
+// nanoseconds, no monotonic clock reading.
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // binding identifies the query and tenant a cursor belongs to.
 func (f Filter) binding(per int) [8]byte {
@@ -220,6 +249,15 @@ func unixNanos(t time.Time) int64 {
 
 const cursorVersion = 1
 
+// maxCursorSeq and maxCursorPage bound what a cursor may carry. A Next is
+// made only when more rows follow, so the page it names is at most the
+// number of events in the log, which no log takes to 2^62: every cursor the
+// API makes is accepted.
+const (
+	maxCursorSeq  = 1 << 62
+	maxCursorPage = maxCursorSeq
+)
+
 // encodeCursor makes an opaque cursor: version, query binding, the Seq the
 // next page starts below, and the number of the next page.
 func encodeCursor(bind [8]byte, before int64, page int) string {
@@ -241,12 +279,12 @@ func decodeCursor(s string, bind [8]byte) (before int64, page int, err error) {
 	}
 	rest := b[9:]
 	seq, n := binary.Uvarint(rest)
-	if n <= 0 || seq < 2 || seq > 1<<62 {
+	if n <= 0 || seq < 2 || seq > maxCursorSeq {
 		return 0, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
 	}
 	rest = rest[n:]
 	pg, n := binary.Uvarint(rest)
-	if n <= 0 || n != len(rest) || pg < 2 || pg > 1<<40 {
+	if n <= 0 || n != len(rest) || pg < 2 || pg > maxCursorPage {
 		return 0, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
 	}
 	return int64(seq), int(pg), nil
