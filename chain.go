@@ -242,6 +242,9 @@ const verifyChunk = 2048
 // the head Verify saw first. Chunks of the chain are checked in parallel,
 // one per CPU, a bounded number at a time.
 func (l *Logger) Verify(ctx context.Context, against ...Checkpoint) (VerifyReport, error) {
+	if l.denied != nil {
+		return VerifyReport{}, l.denied
+	}
 	if l.c.isClosed() {
 		return VerifyReport{}, fmt.Errorf("audit: verify: %w", ErrClosed)
 	}
@@ -524,7 +527,12 @@ func (cp Checkpoint) verifySignature(pub ed25519.PublicKey) error {
 
 // Checkpoint returns the current head of the chain (Seq 0 and the genesis
 // hash, 32 zero bytes, for an empty log), signed when the logger has a key (WithCheckpointKey).
+// The chain is global: through any view, the head is that of every
+// tenant's events (a position and a hash, nothing of their content).
 func (l *Logger) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	if l.denied != nil {
+		return Checkpoint{}, l.denied
+	}
 	if l.c.isClosed() {
 		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", ErrClosed)
 	}

@@ -76,6 +76,9 @@ type Filter struct {
 // Get returns the event with id in the logger's tenant, or an error
 // wrapping ErrNotFound.
 func (l *Logger) Get(ctx context.Context, id string) (Event, error) {
+	if l.denied != nil {
+		return Event{}, l.denied
+	}
 	if l.c.isClosed() {
 		return Event{}, fmt.Errorf("audit: get: %w", ErrClosed)
 	}
@@ -96,6 +99,9 @@ func (l *Logger) Recent(ctx context.Context, q Query) (Page, error) {
 // ForAccount returns a page of the events whose resource ID is accountID,
 // newest first; q may narrow it further.
 func (l *Logger) ForAccount(ctx context.Context, accountID string, q Query) (Page, error) {
+	if l.denied != nil {
+		return Page{}, l.denied
+	}
 	if accountID == "" {
 		return Page{}, fmt.Errorf("%w: empty account id", ErrInvalidQuery)
 	}
@@ -107,6 +113,9 @@ func (l *Logger) ForAccount(ctx context.Context, accountID string, q Query) (Pag
 }
 
 func (l *Logger) page(ctx context.Context, q Query, defaultPer int) (Page, error) {
+	if l.denied != nil {
+		return Page{}, l.denied
+	}
 	if l.c.isClosed() {
 		return Page{}, fmt.Errorf("audit: query: %w", ErrClosed)
 	}

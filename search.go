@@ -31,6 +31,9 @@ const (
 // '*' included. The matching actions come from the action catalogue, never
 // from a scan of the log; an empty term matches everything.
 func (l *Logger) Search(ctx context.Context, term string, q Query) (Page, error) {
+	if l.denied != nil {
+		return Page{}, l.denied
+	}
 	if q.Search != "" && q.Search != term {
 		return Page{}, fmt.Errorf("%w: search %q conflicts with term %q", ErrInvalidQuery, q.Search, term)
 	}
@@ -43,6 +46,9 @@ func (l *Logger) Search(ctx context.Context, term string, q Query) (Page, error)
 // from the catalogue kept up on write. limit defaults to
 // DefaultActionsLimit and is at most MaxActionsLimit.
 func (l *Logger) Actions(ctx context.Context, prefix string, limit int) ([]ActionCount, error) {
+	if l.denied != nil {
+		return nil, l.denied
+	}
 	if l.c.isClosed() {
 		return nil, fmt.Errorf("audit: actions: %w", ErrClosed)
 	}

@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Search", testSearch},
 		{"Actions", testActions},
 		{"Tenants", testTenants},
+		{"ViewsAreCapabilities", testViewsAreCapabilities},
 		{"Redaction", testRedaction},
 		{"NaughtyStrings", testNaughtyStrings},
 		{"ConcurrentWritersAndReaders", testConcurrent},
