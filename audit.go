@@ -17,8 +17,9 @@ import (
 // Errors returned by this package. Errors are wrapped with context; test for
 // them with errors.Is.
 var (
-	// ErrNotFound is returned by Get when no event with the id exists in the
-	// logger's tenant.
+	// ErrNotFound is returned by Get when no event with the id exists among
+	// those the logger's view sees (its tenant, or every tenant on the
+	// AllTenants view).
 	ErrNotFound = errors.New("audit: not found")
 	// ErrInvalidEvent is returned when an event cannot be recorded as given:
 	// an empty, over-long or malformed action, invalid UTF-8, metadata that
@@ -32,9 +33,9 @@ var (
 	// fields.
 	ErrInvalidQuery = errors.New("audit: invalid query")
 	// ErrInvalidCursor is returned for a Query.After that is malformed or
-	// was made by Page.Next for another query or tenant. (A cursor is not
-	// secret: one built by hand only moves the position within the
-	// caller's own tenant and query.)
+	// was made by Page.Next for another query, tenant or view. (A cursor is
+	// not secret: one built by hand only moves the position within the
+	// caller's own view and query.)
 	ErrInvalidCursor = errors.New("audit: invalid cursor")
 	// ErrClosed is returned by writes and reads after Close.
 	ErrClosed = errors.New("audit: logger closed")

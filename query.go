@@ -27,7 +27,8 @@ const (
 )
 
 // Query selects and pages events. The zero Query is the first page of
-// everything in the logger's tenant, newest first.
+// everything the logger's view sees (its tenant, or every tenant on the
+// AllTenants view), newest first.
 type Query struct {
 	// Page is the 1-based page number (default 1). Prefer After to walk
 	// pages: Page without After skips the earlier pages row by row.
@@ -36,9 +37,15 @@ type Query struct {
 	PerPage int
 	// After is Page.Next of the previous page: the next page continues
 	// where that one ended (by keyset, not offset), so events recorded
-	// meanwhile do not shift it. It must come from the same query and
-	// tenant; Page is then taken from the cursor.
+	// meanwhile do not shift it. It must come from the same query on the
+	// same view (a cursor made on one view is refused on another, even
+	// where both see the same events); Page is then taken from the cursor.
 	After string
+	// Tenant narrows the AllTenants view to one tenant; there, "" means
+	// every tenant (to read the default tenant "" alone, use the root
+	// logger or WithTenant("")). On any other view Tenant may be "" or the
+	// view's own tenant; another is refused with ErrInvalidQuery.
+	Tenant string
 	// Exact filters; empty means any.
 	Action, ActorID, ResourceType, ResourceID string
 	// Since (inclusive) and Until (exclusive) bound OccurredAt; zero means
@@ -65,7 +72,10 @@ type Page struct {
 
 // Filter is a validated query as a Store sees it.
 type Filter struct {
-	Tenant                                    string
+	// Tenant is the one tenant whose events match, unless AllTenants.
+	Tenant string
+	// AllTenants matches the events of every tenant; Tenant is then "".
+	AllTenants                                bool
 	Action, ActorID, ResourceType, ResourceID string
 	// Since (inclusive) and Until (exclusive) bound OccurredAt when not zero.
 	Since, Until time.Time
@@ -73,8 +83,8 @@ type Filter struct {
 	Search string
 }
 
-// Get returns the event with id in the logger's tenant, or an error
-// wrapping ErrNotFound.
+// Get returns the event with id in the logger's tenant (in any tenant on
+// the AllTenants view), or an error wrapping ErrNotFound.
 func (l *Logger) Get(ctx context.Context, id string) (Event, error) {
 	if l.denied != nil {
 		return Event{}, l.denied
@@ -85,7 +95,12 @@ func (l *Logger) Get(ctx context.Context, id string) (Event, error) {
 	if id == "" || !utf8.ValidString(id) || len(id) > MaxFieldBytes {
 		return Event{}, fmt.Errorf("audit: get %q: %w", id, ErrNotFound)
 	}
-	return l.c.store.Get(ctx, l.tenant, id)
+	return l.c.store.Get(ctx, l.scope(), id)
+}
+
+// scope is the Filter of everything the logger's view reads.
+func (l *Logger) scope() Filter {
+	return Filter{Tenant: l.tenant, AllTenants: l.view == viewAll}
 }
 
 // Recent returns a page of the events that q selects, newest first, with
@@ -123,7 +138,7 @@ func (l *Logger) page(ctx context.Context, q Query, defaultPer int) (Page, error
 	if err != nil {
 		return Page{}, err
 	}
-	bind := f.binding(per)
+	bind := f.binding(l.view, per)
 	var before int64
 	pageNo, offset := 1, 0
 	switch {
@@ -171,9 +186,17 @@ func (l *Logger) filter(q Query, defaultPer int) (Filter, int, error) {
 	if q.Page > 1 && q.Page-1 > maxOffset/per {
 		return Filter{}, 0, fmt.Errorf("%w: page %d is out of range", ErrInvalidQuery, q.Page)
 	}
+	f := l.scope()
+	switch {
+	case q.Tenant == "" || q.Tenant == l.tenant && !f.AllTenants:
+	case f.AllTenants:
+		f.Tenant, f.AllTenants = q.Tenant, false
+	default:
+		return Filter{}, 0, fmt.Errorf("%w: tenant %q on the view of tenant %q", ErrInvalidQuery, q.Tenant, l.tenant)
+	}
 	for _, s := range [...]struct{ name, v string }{
 		{"action", q.Action}, {"actor_id", q.ActorID}, {"resource_type", q.ResourceType},
-		{"resource_id", q.ResourceID}, {"search", q.Search}, {"tenant", l.tenant},
+		{"resource_id", q.ResourceID}, {"search", q.Search}, {"tenant", f.Tenant},
 	} {
 		if !utf8.ValidString(s.v) {
 			return Filter{}, 0, fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidQuery, s.name)
@@ -185,11 +208,8 @@ func (l *Logger) filter(q Query, defaultPer int) (Filter, int, error) {
 	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
 		return Filter{}, 0, fmt.Errorf("%w: until %s is before since %s", ErrInvalidQuery, formatTime(q.Until), formatTime(q.Since))
 	}
-	f := Filter{
-		Tenant: l.tenant, Action: q.Action, ActorID: q.ActorID,
-		ResourceType: q.ResourceType, ResourceID: q.ResourceID,
-		Search: strings.ToLower(q.Search),
-	}
+	f.Action, f.ActorID, f.ResourceType, f.ResourceID = q.Action, q.ActorID, q.ResourceType, q.ResourceID
+	f.Search = strings.ToLower(q.Search)
 	f.Since, f.Until = timeRange(q.Since, q.Until)
 	return f, per, nil
 }
@@ -231,9 +251,14 @@ func timeRange(since, until time.Time) (time.Time, time.Time) {
 // nanoseconds, no monotonic clock reading.
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// binding identifies the query and tenant a cursor belongs to.
-func (f Filter) binding(per int) [8]byte {
+// binding identifies the query, tenant and view a cursor belongs to.
+func (f Filter) binding(view viewKind, per int) [8]byte {
 	h := sha256.New()
+	all := byte(0)
+	if f.AllTenants {
+		all = 1
+	}
+	h.Write([]byte{byte(view), all})
 	for _, s := range []string{f.Tenant, f.Action, f.ActorID, f.ResourceType, f.ResourceID, f.Search} {
 		var n [binary.MaxVarintLen64]byte
 		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
@@ -284,7 +309,7 @@ func decodeCursor(s string, bind [8]byte) (before int64, page int, err error) {
 		return 0, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
 	}
 	if [8]byte(b[1:9]) != bind {
-		return 0, 0, fmt.Errorf("%w: made for another query or tenant", ErrInvalidCursor)
+		return 0, 0, fmt.Errorf("%w: made for another query, tenant or view", ErrInvalidCursor)
 	}
 	rest := b[9:]
 	seq, n := binary.Uvarint(rest)
@@ -389,12 +414,20 @@ func scanEvent(s rowScanner) (Event, error) {
 }
 
 // sqlGet looks the id up in its index; "+tenant" keeps the planner from
-// preferring the tenant index, which would scan the tenant.
-const sqlGet = `SELECT ` + eventColumns + ` FROM audit_events WHERE id = ? AND +tenant = ?`
+// preferring the tenant index, which would scan the tenant. sqlGetAny is
+// the same in every tenant.
+const (
+	sqlGet    = `SELECT ` + eventColumns + ` FROM audit_events WHERE id = ? AND +tenant = ?`
+	sqlGetAny = `SELECT ` + eventColumns + ` FROM audit_events WHERE id = ?`
+)
 
 // Get implements Store.
-func (s *SQLiteStore) Get(ctx context.Context, tenant, id string) (Event, error) {
-	e, err := scanEvent(s.readers.QueryRowxContext(ctx, sqlGet, id, tenant))
+func (s *SQLiteStore) Get(ctx context.Context, scope Filter, id string) (Event, error) {
+	query, args := sqlGet, []any{id, scope.Tenant}
+	if scope.AllTenants {
+		query, args = sqlGetAny, args[:1]
+	}
+	e, err := scanEvent(s.readers.QueryRowxContext(ctx, query, args...))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return Event{}, fmt.Errorf("audit: get %q: %w", id, ErrNotFound)
@@ -425,6 +458,13 @@ func (s *SQLiteStore) List(ctx context.Context, f Filter, before int64, offset, 
 		return nil, 0, fmt.Errorf("audit: list: %w", s.readErr(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
+	if f.AllTenants {
+		events, total, err := listAllTenants(ctx, tx, f, before, offset, limit)
+		if err != nil {
+			return nil, 0, fmt.Errorf("audit: list: %w", s.readErr(err))
+		}
+		return events, total, nil
+	}
 	var actions []ActionCount
 	if f.Search != "" {
 		if actions, err = matchActions(ctx, tx, f.Tenant, f.Search, false, 0); err != nil {
@@ -457,15 +497,17 @@ func keepAction(actions []ActionCount, action string) []ActionCount {
 	return nil
 }
 
-// where builds the conditions of f other than Search, and the keyset bound.
+// where builds the conditions of f other than Search, and the keyset bound
+// ("1" for none).
 func (f Filter) where(before int64) (string, []any) {
-	var b strings.Builder
-	args := []any{f.Tenant}
-	b.WriteString("tenant = ?")
+	var conds []string
+	var args []any
 	add := func(cond string, v any) {
-		b.WriteString(" AND ")
-		b.WriteString(cond)
+		conds = append(conds, cond)
 		args = append(args, v)
+	}
+	if !f.AllTenants {
+		add("tenant = ?", f.Tenant)
 	}
 	if f.Action != "" {
 		add("action = ?", f.Action)
@@ -488,7 +530,10 @@ func (f Filter) where(before int64) (string, []any) {
 	if before > 0 {
 		add("seq < ?", before)
 	}
-	return b.String(), args
+	if len(conds) == 0 {
+		return "1", nil
+	}
+	return strings.Join(conds, " AND "), args
 }
 
 func listEvents(ctx context.Context, tx *sqlx.Tx, f Filter, actions []ActionCount, before int64, offset, limit int) ([]Event, error) {

@@ -103,3 +103,14 @@ SELECT seq, id, tenant, action,
        strftime('%Y-%m-%dT%H:%M:%fZ', recorded_at / 1000000000.0, 'unixepoch') AS recorded_at,
        hex(hash) AS hash
 FROM audit_events;
+
+-- migration 3: reads across tenants: counters by key, action terms by term
+
+-- The AllTenants view merges one index range per tenant. The tenants that
+-- have an action, actor or resource are its counter rows, found by key
+-- here; an UPDATE of a counter's n leaves this index alone, only a new key
+-- adds to it.
+CREATE INDEX audit_counts_key ON audit_counts (kind, key);
+
+-- The (tenant, action) pairs a typeahead term matches, in every tenant.
+CREATE INDEX audit_action_terms_term ON audit_action_terms (term, action, seg);

@@ -48,6 +48,27 @@ func (l *Logger) WithTenant(tenant string) *Logger {
 	return &Logger{c: l.c, tenant: tenant, view: viewTenant}
 }
 
+// AllTenants returns the view of the log across every tenant, for the
+// operator of a multi-tenant application: its reads (pages, totals, Get,
+// Search, Actions, cursors) span every tenant, each entry carrying its
+// Tenant, and Query.Tenant narrows them to one. Its writes record into
+// Event.Tenant as given, as the root logger's do. Like every view, it
+// cannot Close the log nor reach its Store; WithTenant on it makes the
+// view of one tenant.
+//
+// Only the root logger makes it: AllTenants on the view of one tenant
+// returns a view whose every call fails with an error wrapping
+// ErrOutOfScope.
+func (l *Logger) AllTenants() *Logger {
+	switch l.view {
+	case viewRoot:
+		return &Logger{c: l.c, view: viewAll}
+	case viewTenant:
+		return l.deny(fmt.Sprintf("AllTenants on the view of tenant %q", l.tenant))
+	}
+	return l // the AllTenants view itself, or a denied view
+}
+
 // Tenant returns the tenant the logger reads and stamps: "" for the root
 // logger (the default tenant) and for the AllTenants view (which reads
 // every tenant), the tenant of a view made by WithTenant (and, on a view
@@ -88,7 +109,7 @@ var _ Store = deniedStore{}
 
 func (s deniedStore) Append(context.Context, []Event) ([]AppendResult, error) { return nil, s.err }
 
-func (s deniedStore) Get(context.Context, string, string) (Event, error) { return Event{}, s.err }
+func (s deniedStore) Get(context.Context, Filter, string) (Event, error) { return Event{}, s.err }
 
 func (s deniedStore) List(context.Context, Filter, int64, int, int) ([]Event, int64, error) {
 	return nil, 0, s.err
@@ -100,7 +121,7 @@ func (s deniedStore) ReadChain(context.Context, int64, int64) ([]ChainEntry, err
 	return nil, s.err
 }
 
-func (s deniedStore) Actions(context.Context, string, string, int) ([]ActionCount, error) {
+func (s deniedStore) Actions(context.Context, Filter, string, int) ([]ActionCount, error) {
 	return nil, s.err
 }
 

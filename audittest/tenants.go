@@ -1,8 +1,12 @@
 package audittest
 
 import (
+	"cmp"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -52,6 +56,7 @@ func testViewsAreCapabilities(t *testing.T, newStore NewStore) {
 				requireDenied(t, v.WithTenant(other), root, mine[other])
 			}
 		}
+		requireDenied(t, v.AllTenants(), root, mine[hardTenants[(len(tn)+1)%len(hardTenants)]])
 		// Denied stays denied, even when asked for the view's own tenant.
 		requireDenied(t, v.WithTenant(tn+"x").WithTenant(tn), root, mine[tn])
 
@@ -142,8 +147,10 @@ func requireDenied(t *testing.T, l, root *audit.Logger, other audit.Event) {
 	_, err = l.Checkpoint(ctx)
 	denied("Checkpoint", err)
 	denied("Close", l.Close())
-	_, err = l.WithTenant(other.Tenant).Recent(ctx, audit.Query{})
-	denied("Recent on a view made from it", err)
+	for _, w := range []*audit.Logger{l.WithTenant(other.Tenant), l.AllTenants()} {
+		_, err = w.Recent(ctx, audit.Query{})
+		denied("Recent on a view made from it", err)
+	}
 	requireStoreDenied(t, l.Store(), other)
 
 	after, err := root.WithTenant(other.Tenant).Recent(ctx, audit.Query{PerPage: 1})
@@ -158,7 +165,7 @@ func requireStoreDenied(t *testing.T, s audit.Store, other audit.Event) {
 	ctx := t.Context()
 	_, ok := s.(audit.TxStore)
 	require.False(t, ok, "a view's store writes in no transaction")
-	_, err := s.Get(ctx, other.Tenant, other.ID)
+	_, err := s.Get(ctx, audit.Filter{AllTenants: true}, other.ID)
 	require.ErrorIs(t, err, audit.ErrOutOfScope)
 	events, _, err := s.List(ctx, audit.Filter{Tenant: other.Tenant}, 0, 0, 10)
 	require.ErrorIs(t, err, audit.ErrOutOfScope)
@@ -168,9 +175,357 @@ func requireStoreDenied(t *testing.T, s audit.Store, other audit.Event) {
 	chain, err := s.ReadChain(ctx, 1, 1<<20)
 	require.ErrorIs(t, err, audit.ErrOutOfScope)
 	require.Empty(t, chain)
-	_, err = s.Actions(ctx, other.Tenant, "", 10)
+	_, err = s.Actions(ctx, audit.Filter{AllTenants: true}, "", 10)
 	require.ErrorIs(t, err, audit.ErrOutOfScope)
 	_, err = s.Append(ctx, []audit.Event{{Tenant: other.Tenant, Action: "doc.stolen", ID: "x"}})
 	require.ErrorIs(t, err, audit.ErrOutOfScope)
 	require.ErrorIs(t, s.Close(), audit.ErrOutOfScope)
+}
+
+// allTenantsLog is a log of many tenants, for the AllTenants view, with
+// everything written kept for brute-force answers.
+type allTenantsLog struct {
+	root    *audit.Logger
+	written []audit.Event
+	base    time.Time
+}
+
+// manyTenants returns the tenants of an allTenantsLog: the hard names and
+// enough others that a key held by every tenant spans more index ranges
+// than one page merges one by one.
+func manyTenants() []string {
+	out := slices.Clone(hardTenants)
+	for i := len(out); i < 80; i++ {
+		out = append(out, fmt.Sprintf("tenant-%02d", i))
+	}
+	return out
+}
+
+// seedTenants writes, into every tenant, events with common keys, then
+// one rare event in each, and a few events of the first tenants only: keys
+// held by one, a few, or every tenant, dense or sparse in the log.
+func seedTenants(t *testing.T, newStore NewStore) *allTenantsLog {
+	t.Helper()
+	l := &allTenantsLog{root: setup(t, newStore), base: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	ctx := t.Context()
+	tenants := manyTenants()
+	i := 0
+	record := func(e audit.Event) {
+		t.Helper()
+		e.OccurredAt = l.base.Add(time.Duration(i) * time.Minute)
+		i++
+		got, err := l.root.Record(ctx, e)
+		require.NoError(t, err)
+		l.written = append(l.written, got)
+	}
+	for round := range 12 {
+		for j, tn := range tenants {
+			record(audit.Event{
+				Tenant:   tn,
+				Action:   []string{"doc.created", "doc.shared", "user.login"}[(round+j)%3],
+				Actor:    audit.Ref{Type: "user", ID: fmt.Sprint((round + j) % 5)},
+				Resource: audit.Ref{Type: []string{"doc", "folder"}[round%2], ID: fmt.Sprintf("acct_%d", (round*j)%7)},
+			})
+		}
+	}
+	for j, tn := range tenants {
+		record(audit.Event{Tenant: tn, Action: "billing.rare.event", Actor: audit.Ref{ID: "9"}, Resource: audit.Ref{Type: "invoice", ID: fmt.Sprintf("inv_%d", j)}})
+	}
+	for _, tn := range tenants[:3] {
+		record(audit.Event{Tenant: tn, Action: "admin.only", Actor: audit.Ref{ID: "admin"}, Resource: audit.Ref{Type: "doc", ID: "acct_1"}})
+	}
+	return l
+}
+
+// match returns the seqs of the events q selects across every tenant (or
+// q.Tenant), newest first.
+func (l *allTenantsLog) match(q audit.Query) []int64 {
+	var out []int64
+	for _, e := range l.written {
+		a := strings.ToLower(e.Action)
+		term := strings.ToLower(q.Search)
+		if (q.Tenant == "" || e.Tenant == q.Tenant) &&
+			(q.Action == "" || e.Action == q.Action) &&
+			(q.ActorID == "" || e.Actor.ID == q.ActorID) &&
+			(q.ResourceType == "" || e.Resource.Type == q.ResourceType) &&
+			(q.ResourceID == "" || e.Resource.ID == q.ResourceID) &&
+			(q.Since.IsZero() || !e.OccurredAt.Before(q.Since)) &&
+			(q.Until.IsZero() || e.OccurredAt.Before(q.Until)) &&
+			(term == "" || strings.HasPrefix(a, term) || strings.Contains(a, "."+term)) {
+			out = append(out, e.Seq)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// testAllTenantsPages checks pages and totals of the AllTenants view
+// against a brute-force reading of what was written, for every filter,
+// across tenants and narrowed to one by Query.Tenant, by cursor and by page
+// number.
+func testAllTenantsPages(t *testing.T, newStore NewStore) {
+	l := seedTenants(t, newStore)
+	ctx := t.Context()
+	all := l.root.AllTenants()
+	require.Equal(t, "", all.Tenant())
+	since, until := l.base.Add(200*time.Minute), l.base.Add(700*time.Minute)
+	queries := []audit.Query{
+		{},
+		{Action: "doc.shared"},
+		{Action: "billing.rare.event"},
+		{Action: "admin.only"},
+		{Action: "nope"},
+		{ActorID: "3"},
+		{ActorID: "9"},
+		{ResourceID: "acct_2"},
+		{ResourceID: "inv_1"},
+		{ResourceType: "folder"},
+		{ResourceType: "doc", ResourceID: "acct_1"},
+		{Action: "doc.created", ActorID: "2"},
+		{Action: "admin.only", ActorID: "admin", ResourceID: "acct_1"},
+		{Since: since},
+		{Until: until},
+		{Since: since, Until: until},
+		{Action: "user.login", Since: since, Until: until},
+		{ActorID: "9", Until: until},
+		{Search: "doc"},
+		{Search: "RARE"},
+		{Search: "event"},
+		{Search: "admin"},
+		{Search: "zzz"},
+		{Search: "doc", Action: "doc.shared"},
+		{Search: "doc", Action: "user.login"},
+		{Search: "doc", ActorID: "1"},
+		{Search: "rare", ResourceID: "inv_1"},
+		{Search: "log", Since: since, Until: until},
+	}
+	for _, base := range queries {
+		for _, tn := range []string{"", "acme", "ACME", "%", "tenant-40", "nobody"} {
+			q := base
+			q.Tenant, q.PerPage = tn, 7
+			want := l.match(q)
+			got := all2(t, all, q)
+			require.Equal(t, want, seqs(got), "%+v", q)
+			p, err := all.Recent(ctx, q)
+			require.NoError(t, err, "%+v", q)
+			require.Equal(t, len(want), p.TotalCount, "%+v", q)
+			require.Equal(t, (len(want)+6)/7, p.TotalPages, "%+v", q)
+			for _, e := range got {
+				if tn != "" {
+					require.Equal(t, tn, e.Tenant)
+				}
+			}
+			// Page 3 by number is the third page by cursor.
+			q.Page = 3
+			p3, err := all.Recent(ctx, q)
+			require.NoError(t, err, "%+v", q)
+			require.Equal(t, fmt.Sprint(want[min(len(want), 14):min(len(want), 21)]), fmt.Sprint(seqs(p3.Entries)), "%+v", q)
+			require.Equal(t, len(want), p3.TotalCount, "%+v", q)
+			// Narrowed to one tenant, the view of that tenant agrees.
+			if tn != "" {
+				q.Tenant, q.Page = "", 0
+				require.Equal(t, want, seqs(all2(t, l.root.WithTenant(tn), q)), "%+v", q)
+			}
+		}
+	}
+	// Search and ForAccount across tenants page the same way.
+	for _, term := range []string{"doc", "rare", "billing.rare", "zzz"} {
+		s, err := all.Search(ctx, term, audit.Query{})
+		require.NoError(t, err)
+		want := l.match(audit.Query{Search: term})
+		require.Equal(t, want[:min(len(want), audit.DefaultSearchLimit)], seqs(s.Entries), term)
+		require.Equal(t, len(want), s.TotalCount, term)
+	}
+	f, err := all.ForAccount(ctx, "acct_3", audit.Query{PerPage: 1000})
+	require.NoError(t, err)
+	require.Equal(t, l.match(audit.Query{ResourceID: "acct_3"}), seqs(f.Entries))
+	require.Equal(t, len(f.Entries), f.TotalCount)
+
+	// Query.Tenant on the other views: its own tenant only.
+	acme := l.root.WithTenant("acme")
+	p, err := acme.Recent(ctx, audit.Query{Tenant: "acme", PerPage: 1000})
+	require.NoError(t, err)
+	require.Equal(t, l.match(audit.Query{Tenant: "acme"}), seqs(p.Entries))
+	for _, c := range []struct {
+		l      *audit.Logger
+		tenant string
+	}{{acme, "ACME"}, {acme, "beta"}, {l.root, "acme"}, {l.root.WithTenant(""), "acme"}} {
+		_, err := c.l.Recent(ctx, audit.Query{Tenant: c.tenant})
+		require.ErrorIs(t, err, audit.ErrInvalidQuery, "%q on %q", c.tenant, c.l.Tenant())
+	}
+	_, err = all.Recent(ctx, audit.Query{Tenant: "\xff"})
+	require.ErrorIs(t, err, audit.ErrInvalidQuery)
+	var defaultTenant []int64
+	for _, e := range l.written {
+		if e.Tenant == "" {
+			defaultTenant = append(defaultTenant, e.Seq)
+		}
+	}
+	slices.Reverse(defaultTenant)
+	p, err = l.root.Recent(ctx, audit.Query{PerPage: 1000})
+	require.NoError(t, err)
+	require.Equal(t, defaultTenant, seqs(p.Entries), "the root logger reads the default tenant")
+}
+
+// all2 walks every page of q on l by cursor and returns the entries.
+func all2(t *testing.T, l *audit.Logger, q audit.Query) []audit.Event {
+	t.Helper()
+	var out []audit.Event
+	for range 10000 {
+		p, err := l.Recent(t.Context(), q)
+		require.NoError(t, err, "%+v", q)
+		out = append(out, p.Entries...)
+		if p.Next == "" {
+			return out
+		}
+		q.After = p.Next
+	}
+	t.Fatal("paging did not end")
+	return nil
+}
+
+// testAllTenantsReads checks Get, Actions, cursors, writes and the limits
+// of the AllTenants view.
+func testAllTenantsReads(t *testing.T, newStore NewStore) {
+	l := seedTenants(t, newStore)
+	ctx := t.Context()
+	all := l.root.AllTenants()
+	require.Same(t, all, all.AllTenants().AllTenants())
+
+	// Get finds every tenant's events; entries carry their tenant.
+	for _, e := range l.written[len(l.written)-100:] {
+		got, err := all.Get(ctx, e.ID)
+		require.NoError(t, err)
+		sameEvent(t, e, got)
+	}
+	_, err := all.Get(ctx, "no-such-id")
+	require.ErrorIs(t, err, audit.ErrNotFound)
+
+	// Actions: every tenant's, counts summed, most frequent first.
+	counts := map[string]int64{}
+	for _, e := range l.written {
+		counts[e.Action]++
+	}
+	var want []audit.ActionCount
+	for a, n := range counts {
+		want = append(want, audit.ActionCount{Action: a, Count: n})
+	}
+	slices.SortFunc(want, func(a, b audit.ActionCount) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Action, b.Action))
+	})
+	got, err := all.Actions(ctx, "", 1000)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	got, err = all.Actions(ctx, "DOC.", 1)
+	require.NoError(t, err)
+	require.Equal(t, want[:1], got)
+	got, err = all.Actions(ctx, "billing", 10)
+	require.NoError(t, err)
+	require.Equal(t, []audit.ActionCount{{Action: "billing.rare.event", Count: int64(len(manyTenants()))}}, got)
+	got, err = all.Actions(ctx, "rare", 10) // whole names only, as on a tenant's view
+	require.NoError(t, err)
+	require.Empty(t, got)
+
+	// Cursors are bound to the view: one made on a view is refused on
+	// every other, even one that sees the same events.
+	acme := l.root.WithTenant("acme")
+	views := []struct {
+		name string
+		l    *audit.Logger
+		q    audit.Query
+	}{
+		{"all", all, audit.Query{PerPage: 2}},
+		{"all, acme", all, audit.Query{PerPage: 2, Tenant: "acme"}},
+		{"all, ACME", all, audit.Query{PerPage: 2, Tenant: "ACME"}},
+		{"acme", acme, audit.Query{PerPage: 2}},
+		{"acme, its Tenant", acme, audit.Query{PerPage: 2, Tenant: "acme"}},
+		{"root", l.root, audit.Query{PerPage: 2}},
+		{"the view of \"\"", l.root.WithTenant(""), audit.Query{PerPage: 2}},
+		{"all, \"\" by Query", all, audit.Query{PerPage: 2, Tenant: ""}},
+	}
+	for _, from := range views {
+		p, err := from.l.Recent(ctx, from.q)
+		require.NoError(t, err, from.name)
+		require.NotEmpty(t, p.Next, from.name)
+		for _, to := range views {
+			q := to.q
+			q.After = p.Next
+			_, err := to.l.Recent(ctx, q)
+			sameView := from.l == to.l && from.q.Tenant == to.q.Tenant ||
+				from.l == to.l && from.l == acme // "acme" and "" are the same on acme's view
+			if sameView {
+				require.NoError(t, err, "%s on %s", from.name, to.name)
+			} else {
+				require.ErrorIs(t, err, audit.ErrInvalidCursor, "%s on %s", from.name, to.name)
+			}
+		}
+	}
+
+	// Writes through the AllTenants view go where the event says, as the
+	// root logger's do.
+	e, err := all.Record(ctx, audit.Event{Tenant: "acme", Action: "doc.exported"})
+	require.NoError(t, err)
+	require.Equal(t, "acme", e.Tenant)
+	e, err = all.Track(ctx, nil, "doc.exported", nil)
+	require.NoError(t, err)
+	require.Equal(t, "", e.Tenant)
+	p, err := all.Recent(ctx, audit.Query{PerPage: 1})
+	require.NoError(t, err)
+	require.Equal(t, len(l.written)+2, p.TotalCount)
+
+	// The view is no root: it neither closes the log nor hands out the
+	// store. WithTenant on it narrows to one tenant.
+	require.ErrorIs(t, all.Close(), audit.ErrOutOfScope)
+	requireStoreDenied(t, all.Store(), e)
+	narrowed := all.WithTenant("acme")
+	require.Equal(t, "acme", narrowed.Tenant())
+	p, err = narrowed.Recent(ctx, audit.Query{PerPage: 1000})
+	require.NoError(t, err)
+	for _, x := range p.Entries {
+		require.Equal(t, "acme", x.Tenant)
+	}
+	requireDenied(t, narrowed.AllTenants(), l.root, l.written[0])
+	requireDenied(t, narrowed.WithTenant("beta"), l.root, l.written[0])
+	_, err = l.root.Track(ctx, nil, "still.open", nil)
+	require.NoError(t, err)
+}
+
+// testAllTenantsNaughty writes one event into a tenant named by each valid
+// string of the Big List of Naughty Strings and reads them back across
+// tenants.
+func testAllTenantsNaughty(t *testing.T, newStore NewStore) {
+	root := setup(t, newStore, audit.WithRedactKeys())
+	ctx := t.Context()
+	all := root.AllTenants()
+	strs := append(slices.Clone(hardTenants), LoadNaughtyStrings(t)...)
+	byTenant := map[string]audit.Event{}
+	for _, s := range strs {
+		if _, ok := byTenant[s]; ok {
+			continue
+		}
+		e, err := root.Record(ctx, audit.Event{Tenant: s, Action: "naughty.tenant", Actor: audit.Ref{ID: s}})
+		require.NoError(t, err, "%q", s)
+		byTenant[s] = e
+	}
+	p, err := all.Recent(ctx, audit.Query{PerPage: 1})
+	require.NoError(t, err)
+	require.Equal(t, len(byTenant), p.TotalCount)
+	p, err = all.Recent(ctx, audit.Query{PerPage: 1, Action: "naughty.tenant"})
+	require.NoError(t, err)
+	require.Equal(t, len(byTenant), p.TotalCount)
+	for s, e := range byTenant {
+		got, err := all.Get(ctx, e.ID)
+		require.NoError(t, err, "%q", s)
+		require.Equal(t, s, got.Tenant)
+		if s == "" { // as Query.Tenant and ActorID, "" means any
+			continue
+		}
+		p, err := all.Recent(ctx, audit.Query{Tenant: s, ActorID: s})
+		require.NoError(t, err, "%q", s)
+		require.Equal(t, []int64{e.Seq}, seqs(p.Entries), "%q", s)
+		require.Equal(t, 1, p.TotalCount, "%q", s)
+		p, err = all.Recent(ctx, audit.Query{ActorID: s})
+		require.NoError(t, err, "%q", s)
+		require.Equal(t, []int64{e.Seq}, seqs(p.Entries), "%q", s)
+	}
 }
