@@ -283,6 +283,113 @@ func BenchmarkQueries(b *testing.B) {
 	})
 }
 
+// benchTenants is how many tenants BenchmarkAllTenants spreads its log
+// over: more than an all-tenants page merges one index range at a time.
+const benchTenants = 100
+
+// BenchmarkAllTenants reads a log of benchQuerySize events spread over
+// benchTenants tenants (Zipf: a few large, many small) through the
+// AllTenants view, and the same shapes on the largest tenant's view for
+// comparison. The common keys are held by most tenants, so the filtered
+// pages take the paths past maxTenantArms.
+func BenchmarkAllTenants(b *testing.B) {
+	l := benchOpen(b)
+	ctx := context.Background()
+	{
+		const workers = 256
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := range workers {
+			wg.Go(func() {
+				g := newBenchGen(uint64(w))
+				tenants := rand.NewZipf(g.r, 1.2, 1, benchTenants-1)
+				for next.Add(1) <= benchQuerySize {
+					e := g.event()
+					e.Tenant = fmt.Sprintf("tenant_%03d", tenants.Uint64())
+					if _, err := l.Record(ctx, e); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
+	}
+	all := l.AllTenants()
+	page1, err := all.Recent(ctx, audit.Query{})
+	if err != nil || page1.TotalCount != benchQuerySize {
+		b.Fatalf("seeded log: total %d, %v", page1.TotalCount, err)
+	}
+	q := audit.Query{}
+	for range 99 {
+		p, err := all.Recent(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		q.After = p.Next
+	}
+	cursor100 := q.After
+	id := page1.Entries[len(page1.Entries)/2].ID
+	since := page1.Entries[len(page1.Entries)-1].OccurredAt.Add(-time.Second)
+	one := l.WithTenant("tenant_000")
+	page := func(name string, fn func() (audit.Page, error)) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := fn()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(p.Entries) == 0 {
+					b.Fatal("empty page")
+				}
+			}
+		})
+	}
+	for _, v := range []struct {
+		name string
+		l    *audit.Logger
+	}{{"all", all}, {"one", one}} {
+		page(v.name+"/Recent/page1", func() (audit.Page, error) { return v.l.Recent(ctx, audit.Query{}) })
+		page(v.name+"/ForAccount", func() (audit.Page, error) { return v.l.ForAccount(ctx, "acct_0000", audit.Query{}) })
+		page(v.name+"/Recent/actor", func() (audit.Page, error) { return v.l.Recent(ctx, audit.Query{ActorID: "usr_000"}) })
+		page(v.name+"/Recent/action", func() (audit.Page, error) {
+			return v.l.Recent(ctx, audit.Query{Action: "billing.invoice.paid"})
+		})
+		page(v.name+"/Recent/rare_action", func() (audit.Page, error) {
+			return v.l.Recent(ctx, audit.Query{Action: "api.key.revoked"})
+		})
+		page(v.name+"/Recent/action_and_actor", func() (audit.Page, error) {
+			return v.l.Recent(ctx, audit.Query{Action: "billing.invoice.paid", ActorID: "usr_001"})
+		})
+		page(v.name+"/Recent/since", func() (audit.Page, error) { return v.l.Recent(ctx, audit.Query{Since: since}) })
+		page(v.name+"/Search/inv", func() (audit.Page, error) { return v.l.Search(ctx, "inv", audit.Query{}) })
+		b.Run(v.name+"/Actions", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if a, err := v.l.Actions(ctx, "b", 10); err != nil || len(a) == 0 {
+					b.Fatal(len(a), err)
+				}
+			}
+		})
+	}
+	page("all/Recent/page100_by_cursor", func() (audit.Page, error) { return all.Recent(ctx, audit.Query{After: cursor100}) })
+	page("all/Recent/tenant", func() (audit.Page, error) { return all.Recent(ctx, audit.Query{Tenant: "tenant_000"}) })
+	b.Run("all/Get", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := all.Get(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // BenchmarkCanonical measures the canonical encoding and the chain hash of
 // a typical event.
 func BenchmarkCanonical(b *testing.B) {

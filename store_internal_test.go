@@ -144,9 +144,6 @@ func TestQueryPlans(t *testing.T) {
 			"USING INDEX audit_events_action (tenant=? AND action=?)", byKey}},
 		{"search and actor, counted", count(with(search, func(f *Filter) { f.ActorID = "u" }), nil), []string{
 			"USING INDEX audit_events_action (tenant=? AND action=?)", "USING COVERING INDEX audit_action_terms_term (term>? AND term<?)"}},
-		{"time alone, counted", count(timed, nil), []string{"USING INDEX audit_events_tenant (tenant=?)", byKey}},
-		{"resource type alone, counted", count(with(all, func(f *Filter) { f.ResourceType = "doc" }), nil), []string{
-			"USING INDEX audit_events_tenant (tenant=?)", byKey}},
 	} {
 		rest := c.plan
 		for _, w := range c.want {
@@ -155,6 +152,14 @@ func TestQueryPlans(t *testing.T) {
 			rest = rest[i+len(w):]
 		}
 		require.NotRegexp(t, `SCAN audit_events($|;| )`, c.plan, c.name)
+	}
+	// The one exception, by design: the total of a time range or a
+	// resource type alone across every tenant counts events that no index
+	// narrows, and a scan counts them 3.7 times faster than every tenant's
+	// index does (see allTenantsSQL). Their pages walk the log by seq.
+	for name, f := range map[string]Filter{"time alone": timed, "resource type alone": with(all, func(f *Filter) { f.ResourceType = "doc" })} {
+		require.Equal(t, "SCAN audit_events", count(f, nil), name)
+		require.Equal(t, "SEARCH audit_events USING INTEGER PRIMARY KEY (rowid<?)", walk(f, 0), name)
 	}
 }
 

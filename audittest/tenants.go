@@ -202,8 +202,9 @@ func manyTenants() []string {
 }
 
 // seedTenants writes, into every tenant, events with common keys, then
-// one rare event in each, and a few events of the first tenants only: keys
-// held by one, a few, or every tenant, dense or sparse in the log.
+// one rare event in each, a few events of the first tenants only, and many
+// of one tenant: keys held by one, a few, or every tenant, dense or sparse
+// in the log, so that every way to a page across tenants is taken.
 func seedTenants(t *testing.T, newStore NewStore) *allTenantsLog {
 	t.Helper()
 	l := &allTenantsLog{root: setup(t, newStore), base: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -233,6 +234,9 @@ func seedTenants(t *testing.T, newStore NewStore) *allTenantsLog {
 	}
 	for _, tn := range tenants[:3] {
 		record(audit.Event{Tenant: tn, Action: "admin.only", Actor: audit.Ref{ID: "admin"}, Resource: audit.Ref{Type: "doc", ID: "acct_1"}})
+	}
+	for j := range 100 {
+		record(audit.Event{Tenant: "acme", Action: "bulk.import", Actor: audit.Ref{ID: "bulk"}, Resource: audit.Ref{Type: "doc", ID: fmt.Sprintf("acct_%d", j%7)}})
 	}
 	return l
 }
@@ -283,6 +287,10 @@ func testAllTenantsPages(t *testing.T, newStore NewStore) {
 		{ResourceType: "doc", ResourceID: "acct_1"},
 		{Action: "doc.created", ActorID: "2"},
 		{Action: "admin.only", ActorID: "admin", ResourceID: "acct_1"},
+		{Action: "bulk.import"},
+		{ActorID: "bulk"},
+		{ActorID: "bulk", ResourceID: "acct_2"},
+		{Action: "bulk.import", ActorID: "bulk", ResourceID: "inv_0"},
 		{Since: since},
 		{Until: until},
 		{Since: since, Until: until},
@@ -298,6 +306,8 @@ func testAllTenantsPages(t *testing.T, newStore NewStore) {
 		{Search: "doc", ActorID: "1"},
 		{Search: "rare", ResourceID: "inv_1"},
 		{Search: "log", Since: since, Until: until},
+		{Search: "bulk"},
+		{Search: "import", ActorID: "bulk"},
 	}
 	for _, base := range queries {
 		for _, tn := range []string{"", "acme", "ACME", "%", "tenant-40", "nobody"} {
