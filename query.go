@@ -75,7 +75,8 @@ type Filter struct {
 	// Tenant is the one tenant whose events match, unless AllTenants.
 	Tenant string
 	// AllTenants matches the events of every tenant; Tenant is then "".
-	AllTenants                                bool
+	AllTenants bool
+	// Exact filters; empty means any.
 	Action, ActorID, ResourceType, ResourceID string
 	// Since (inclusive) and Until (exclusive) bound OccurredAt when not zero.
 	Since, Until time.Time

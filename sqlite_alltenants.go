@@ -87,8 +87,9 @@ func listAllTenants(ctx context.Context, tx *sqlx.Tx, f Filter, before int64, of
 	}
 
 	// The total: the head's seq for the whole log, the sum of the arms'
-	// counters for one key or a search term (with its action) alone,
-	// counting over the arms' indexes otherwise.
+	// counters for one key or a search term (with its action) alone;
+	// otherwise a count over the lead key's indexes, or a scan for a time
+	// range or resource type alone (see allTenantsSQL).
 	var total int64
 	timed := !f.Since.IsZero() || !f.Until.IsZero()
 	counted := !timed && f.ResourceType == "" &&
