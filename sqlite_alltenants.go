@@ -15,11 +15,12 @@ import (
 // filtered read across tenants is a merge of one index range per tenant.
 // The counters say which tenants to merge: the tenants that have an
 // action, actor or resource are exactly its counter rows, found through
-// audit_counts_key; the (tenant, action) pairs that a typeahead term
-// matches are rows of audit_action_terms, found through
-// audit_action_terms_term. The total of one key is the sum of its counter
-// rows; the total of the whole log is its head's seq (see logTotal), which
-// costs the write path nothing.
+// audit_counts_key (which leaves out the default tenant '', whose row is
+// one more seek, so that an application without tenants never writes it);
+// the (tenant, action) pairs that a typeahead term matches are rows of
+// audit_action_terms, found through audit_action_terms_term. The total of
+// one key is the sum of its counter rows; the total of the whole log is its
+// head's seq (see logTotal), which costs the write path nothing.
 
 // A page across tenants takes the cheapest of three ways, in rows read as
 // the counters foretell them (see listAllTenants). maxTenantArms bounds
@@ -60,8 +61,11 @@ func (f Filter) keys() []filterKey {
 }
 
 const (
-	sqlTenantsOfKey = `SELECT tenant, n FROM audit_counts WHERE kind = ? AND key = ?`
-	sqlLogTotal     = `SELECT coalesce(max(seq), 0) FROM audit_events`
+	// keyTenants selects the tenants that have the key kind = ?, key = ?
+	// (bound twice) and its count in each.
+	keyTenants = `SELECT tenant, n FROM audit_counts WHERE kind = ? AND key = ? AND tenant <> ''
+		UNION ALL SELECT tenant, n FROM audit_counts WHERE tenant = '' AND kind = ? AND key = ?`
+	sqlLogTotal = `SELECT coalesce(max(seq), 0) FROM audit_events`
 )
 
 // listAllTenants is List across every tenant: the total first (from the
@@ -172,7 +176,7 @@ func keyArms(ctx context.Context, tx *sqlx.Tx, keys []filterKey) ([]arm, []filte
 	var arms []arm
 	var lead int64 = math.MaxInt64
 	for i, k := range keys {
-		rows, err := tx.QueryxContext(ctx, sqlTenantsOfKey, k.kind, k.key)
+		rows, err := tx.QueryxContext(ctx, keyTenants, k.kind, k.key, k.kind, k.key)
 		if err != nil {
 			return nil, nil, 0, err
 		}
@@ -285,8 +289,8 @@ func allTenantsSQL(what string, f Filter, keys []filterKey, before int64) (strin
 		args = append(append(args, targs...), targs...)
 	case len(keys) > 0:
 		index = keys[0].index
-		scope = `tenant IN (SELECT tenant FROM audit_counts WHERE kind = ? AND key = ?)`
-		args = append(args, keys[0].kind, keys[0].key)
+		scope = `tenant IN (SELECT tenant FROM (` + keyTenants + `))`
+		args = append(args, keys[0].kind, keys[0].key, keys[0].kind, keys[0].key)
 	default:
 		return `SELECT ` + what + ` FROM audit_events WHERE ` + where, wargs
 	}
@@ -371,8 +375,11 @@ func actionsAllTenants(ctx context.Context, q sqlx.QueryerContext, prefix string
 // actionsAllTenantsSQL selects the actions that start with prefix in any
 // tenant, with the sum of their counters, most frequent first.
 func actionsAllTenantsSQL(prefix string, limit int) (string, []any) {
-	cond, args := termRange(prefix)
-	return `SELECT key, sum(n) AS total FROM audit_counts
-		WHERE kind = 'action' AND key IN (SELECT action FROM audit_action_terms WHERE ` + cond + ` AND seg = 0)
-		GROUP BY key ORDER BY total DESC, key LIMIT ?`, append(args, limit)
+	cond, targs := termRange(prefix)
+	actions := `key IN (SELECT action FROM audit_action_terms WHERE ` + cond + ` AND seg = 0)`
+	args := append(append(slices.Clone(targs), targs...), limit)
+	return `SELECT key, sum(n) AS total FROM (
+		SELECT key, n FROM audit_counts WHERE kind = 'action' AND tenant <> '' AND ` + actions + `
+		UNION ALL SELECT key, n FROM audit_counts WHERE tenant = '' AND kind = 'action' AND ` + actions + `)
+		GROUP BY key ORDER BY total DESC, key LIMIT ?`, args
 }

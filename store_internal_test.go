@@ -114,7 +114,8 @@ func TestQueryPlans(t *testing.T) {
 	}{
 		{"get, every tenant", plan(sqlGetAny, "id"), []string{"USING INDEX audit_events_id (id=?)"}},
 		{"total of the log", plan(sqlLogTotal), []string{"SEARCH audit_events"}},
-		{"tenants of a key", plan(sqlTenantsOfKey, "action", "a"), []string{"USING INDEX audit_counts_key (kind=? AND key=?)"}},
+		{"tenants of a key", plan(keyTenants, "action", "a", "action", "a"), []string{
+			"USING INDEX audit_counts_key (kind=? AND key=?)", "USING PRIMARY KEY (tenant=? AND kind=? AND key=?)"}},
 		{"pairs of a search term", sqlPlan(searchArmsSQL("a")), []string{
 			"USING COVERING INDEX audit_action_terms_term (term>? AND term<?)", "USING PRIMARY KEY (tenant=? AND kind=? AND key=?)"}},
 		{"actions", sqlPlan(actionsAllTenantsSQL("a", 10)), []string{
