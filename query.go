@@ -539,6 +539,11 @@ func (f Filter) where(before int64) (string, []any) {
 
 func listEvents(ctx context.Context, tx *sqlx.Tx, f Filter, actions []ActionCount, before int64, offset, limit int) ([]Event, error) {
 	query, args := listSQL(f, actions, before, offset, limit)
+	return queryEvents(ctx, tx, query, args)
+}
+
+// queryEvents runs query and scans the events it returns.
+func queryEvents(ctx context.Context, tx *sqlx.Tx, query string, args []any) ([]Event, error) {
 	rows, err := tx.QueryxContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

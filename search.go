@@ -118,6 +118,11 @@ func matchActions(ctx context.Context, q sqlx.QueryerContext, tenant, term strin
 		query += ` LIMIT ?`
 		args = append(args, limit)
 	}
+	return queryActionCounts(ctx, q, query, args)
+}
+
+// queryActionCounts runs query, which selects actions and their counts.
+func queryActionCounts(ctx context.Context, q sqlx.QueryerContext, query string, args []any) ([]ActionCount, error) {
 	rows, err := q.QueryxContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

@@ -333,43 +333,12 @@ func armsSQL(f Filter, arms []arm, before int64, offset, limit int) (string, []a
 	return query, append(args, limit, offset)
 }
 
-// queryEvents runs query and scans the events it returns.
-func queryEvents(ctx context.Context, tx *sqlx.Tx, query string, args []any) ([]Event, error) {
-	rows, err := tx.QueryxContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
 // actionsAllTenants is Actions across every tenant: the actions whose
 // whole name starts with prefix, in any tenant, with the sum of their
 // tenants' counters.
 func actionsAllTenants(ctx context.Context, q sqlx.QueryerContext, prefix string, limit int) ([]ActionCount, error) {
 	query, args := actionsAllTenantsSQL(prefix, limit)
-	rows, err := q.QueryxContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []ActionCount
-	for rows.Next() {
-		var a ActionCount
-		if err := rows.Scan(&a.Action, &a.Count); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return queryActionCounts(ctx, q, query, args)
 }
 
 // actionsAllTenantsSQL selects the actions that start with prefix in any
