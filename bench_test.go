@@ -80,8 +80,10 @@ func benchOpen(b *testing.B, opts ...audit.Option) *audit.Logger {
 }
 
 // benchSeed records n events through Record from many goroutines, which
-// the writer commits in large group commits.
-func benchSeed(b *testing.B, l *audit.Logger, n int) {
+// the writer commits in large group commits; with tenants > 1, over that
+// many tenants ("tenant_000", ...), Zipf-distributed: a few large, many
+// small.
+func benchSeed(b *testing.B, l *audit.Logger, n, tenants int) {
 	b.Helper()
 	const workers = 1024
 	var next atomic.Int64
@@ -92,8 +94,16 @@ func benchSeed(b *testing.B, l *audit.Logger, n int) {
 		go func() {
 			defer wg.Done()
 			g := newBenchGen(uint64(w))
+			var zipf *rand.Zipf
+			if tenants > 1 {
+				zipf = rand.NewZipf(g.r, 1.2, 1, uint64(tenants-1))
+			}
 			for next.Add(1) <= int64(n) {
-				if _, err := l.Record(context.Background(), g.event()); err != nil {
+				e := g.event()
+				if zipf != nil {
+					e.Tenant = fmt.Sprintf("tenant_%03d", zipf.Uint64())
+				}
+				if _, err := l.Record(context.Background(), e); err != nil {
 					errs <- err
 					return
 				}
@@ -105,6 +115,43 @@ func benchSeed(b *testing.B, l *audit.Logger, n int) {
 	for err := range errs {
 		b.Fatal(err)
 	}
+}
+
+// benchPage runs fn, which reads a page that must not be empty, as the
+// sub-benchmark name of b.
+func benchPage(b *testing.B, name string, fn func() (audit.Page, error)) {
+	b.Run(name, func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p, err := fn()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(p.Entries) == 0 {
+				b.Fatal("empty page")
+			}
+		}
+	})
+}
+
+// benchFirstPages reads page 1 of l, checks that the log holds n events,
+// and walks to page 100: it returns page 1 and the cursor of page 100.
+func benchFirstPages(b *testing.B, l *audit.Logger, n int) (audit.Page, string) {
+	b.Helper()
+	ctx := context.Background()
+	page1, err := l.Recent(ctx, audit.Query{})
+	if err != nil || page1.TotalCount != n {
+		b.Fatalf("seeded log: total %d, %v", page1.TotalCount, err)
+	}
+	q := audit.Query{}
+	for range 99 {
+		p, err := l.Recent(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		q.After = p.Next
+	}
+	return page1, q.After
 }
 
 // BenchmarkTrack is one caller: every call waits for its own commit.
@@ -301,38 +348,11 @@ const benchQuerySize = 10000
 // sub-benchmarks, outside their timers.
 func BenchmarkQueries(b *testing.B) {
 	l := benchOpen(b)
-	benchSeed(b, l, benchQuerySize)
+	benchSeed(b, l, benchQuerySize, 1)
 	ctx := context.Background()
-	page1, err := l.Recent(ctx, audit.Query{})
-	if err != nil || page1.TotalCount != benchQuerySize {
-		b.Fatalf("seeded log: total %d, %v", page1.TotalCount, err)
-	}
-	// The cursor of page 100, reached by walking.
-	q := audit.Query{}
-	for range 99 {
-		p, err := l.Recent(ctx, q)
-		if err != nil {
-			b.Fatal(err)
-		}
-		q.After = p.Next
-	}
-	cursor100 := q.After
+	page1, cursor100 := benchFirstPages(b, l, benchQuerySize)
 	id := page1.Entries[len(page1.Entries)/2].ID
-
-	page := func(name string, fn func() (audit.Page, error)) {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				p, err := fn()
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(p.Entries) == 0 {
-					b.Fatal("empty page")
-				}
-			}
-		})
-	}
+	page := func(name string, fn func() (audit.Page, error)) { benchPage(b, name, fn) }
 	page("Recent/page1", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{}) })
 	page("Recent/page100_by_cursor", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{After: cursor100}) })
 	page("Recent/page100_by_offset", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{Page: 100}) })
@@ -390,63 +410,14 @@ const benchTenants = 100
 // pages take the paths past maxTenantArms.
 func BenchmarkAllTenants(b *testing.B) {
 	l := benchOpen(b)
+	benchSeed(b, l, benchQuerySize, benchTenants)
 	ctx := context.Background()
-	{
-		const workers = 256
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		errs := make(chan error, workers)
-		for w := range workers {
-			wg.Go(func() {
-				g := newBenchGen(uint64(w))
-				tenants := rand.NewZipf(g.r, 1.2, 1, benchTenants-1)
-				for next.Add(1) <= benchQuerySize {
-					e := g.event()
-					e.Tenant = fmt.Sprintf("tenant_%03d", tenants.Uint64())
-					if _, err := l.Record(ctx, e); err != nil {
-						errs <- err
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			b.Fatal(err)
-		}
-	}
 	all := l.AllTenants()
-	page1, err := all.Recent(ctx, audit.Query{})
-	if err != nil || page1.TotalCount != benchQuerySize {
-		b.Fatalf("seeded log: total %d, %v", page1.TotalCount, err)
-	}
-	q := audit.Query{}
-	for range 99 {
-		p, err := all.Recent(ctx, q)
-		if err != nil {
-			b.Fatal(err)
-		}
-		q.After = p.Next
-	}
-	cursor100 := q.After
+	page1, cursor100 := benchFirstPages(b, all, benchQuerySize)
 	id := page1.Entries[len(page1.Entries)/2].ID
 	since := page1.Entries[len(page1.Entries)-1].OccurredAt.Add(-time.Second)
 	one := l.WithTenant("tenant_000")
-	page := func(name string, fn func() (audit.Page, error)) {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				p, err := fn()
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(p.Entries) == 0 {
-					b.Fatal("empty page")
-				}
-			}
-		})
-	}
+	page := func(name string, fn func() (audit.Page, error)) { benchPage(b, name, fn) }
 	for _, v := range []struct {
 		name string
 		l    *audit.Logger
