@@ -17,8 +17,9 @@ import (
 // Errors returned by this package. Errors are wrapped with context; test for
 // them with errors.Is.
 var (
-	// ErrNotFound is returned by Get when no event with the id exists in the
-	// logger's tenant.
+	// ErrNotFound is returned by Get when no event with the id exists among
+	// those the logger's view sees (its tenant, or every tenant on the
+	// AllTenants view).
 	ErrNotFound = errors.New("audit: not found")
 	// ErrInvalidEvent is returned when an event cannot be recorded as given:
 	// an empty, over-long or malformed action, invalid UTF-8, metadata that
@@ -36,9 +37,9 @@ var (
 	// fields.
 	ErrInvalidQuery = errors.New("audit: invalid query")
 	// ErrInvalidCursor is returned for a Query.After that is malformed or
-	// was made by Page.Next for another query or tenant. (A cursor is not
-	// secret: one built by hand only moves the position within the
-	// caller's own tenant and query.)
+	// was made by Page.Next for another query, tenant or view. (A cursor is
+	// not secret: one built by hand only moves the position within the
+	// caller's own view and query.)
 	ErrInvalidCursor = errors.New("audit: invalid cursor")
 	// ErrClosed is returned by writes and reads after Close.
 	ErrClosed = errors.New("audit: logger closed")
@@ -61,6 +62,12 @@ var (
 	// ErrInvalidCheckpoint is returned for a checkpoint that cannot be
 	// parsed or whose signature does not verify.
 	ErrInvalidCheckpoint = errors.New("audit: invalid checkpoint")
+	// ErrOutOfScope is returned when a view of the log is asked for more
+	// than it may do: by every call on the view that WithTenant returns on
+	// a view of another tenant (or AllTenants on a tenant's view), and by
+	// Close and the Store of any view but the root logger. A view never
+	// widens itself.
+	ErrOutOfScope = errors.New("audit: out of the view's scope")
 )
 
 // Outcomes of an event.
@@ -119,12 +126,19 @@ type Event struct {
 	Hash     []byte `json:"hash,omitempty"`
 }
 
-// Logger records and reads audit events. It is safe for concurrent use. A
-// Logger is scoped to one tenant: the one returned by Open or New to the
-// default tenant "", those returned by WithTenant to theirs.
+// Logger records and reads audit events. It is safe for concurrent use.
+//
+// The Logger that Open or New returns is the root logger: it reads the
+// default tenant "", records events into the tenant they name, and alone
+// may Close the log, reach its Store and make the AllTenants view. The
+// other Loggers are views of the same log, made by WithTenant (one tenant)
+// and AllTenants (every tenant), and are capabilities: a view can never be
+// turned into a wider one (see ErrOutOfScope).
 type Logger struct {
 	c      *core
 	tenant string
+	view   viewKind
+	denied error // why every call fails, on a denied view
 }
 
 // core is what every tenant view of one log shares.
@@ -223,21 +237,8 @@ func newLogger(store Store, o options) (*Logger, error) {
 	return &Logger{c: c}, nil
 }
 
-// WithTenant returns a view of the log scoped to tenant: its writes are
-// stamped with tenant and its reads (pages, totals, Get, Search, Actions,
-// cursors) see nothing else. Views share the writer and the store; closing
-// any of them closes the log.
-func (l *Logger) WithTenant(tenant string) *Logger {
-	return &Logger{c: l.c, tenant: tenant}
-}
-
-// Tenant returns the tenant the logger is scoped to.
-func (l *Logger) Tenant() string { return l.tenant }
-
-// Store returns the store the logger records into.
-func (l *Logger) Store() Store { return l.c.store }
-
-// Backup writes a consistent copy of the whole log (every tenant) to a new
+// Backup writes a consistent copy of the whole log (every tenant; only the
+// root logger makes it, any view gets ErrOutOfScope) to a new
 // file at path while writers go on, for the store to open and verify on
 // its own: with the SQLite store, a snapshot taken with VACUUM INTO,
 // flushed to disk, and put in place only when complete. It refuses a path
@@ -246,6 +247,9 @@ func (l *Logger) Store() Store { return l.c.store }
 // does not. Keep the checkpoint file (WithCheckpointFile) beside the copy.
 // The store must implement Backuper (ErrUnsupported otherwise).
 func (l *Logger) Backup(ctx context.Context, path string) error {
+	if l.view != viewRoot {
+		return l.outOfScope("Backup of a view: the copy holds every tenant; only the logger that Open or New returned makes it")
+	}
 	if l.c.isClosed() {
 		return fmt.Errorf("audit: backup: %w", ErrClosed)
 	}
@@ -259,8 +263,14 @@ func (l *Logger) Backup(ctx context.Context, path string) error {
 // Close publishes audit.closed (with WithBus), closes the log's listeners
 // (each records what it was delivered), waits for pending writes to commit,
 // stops the writer and closes the store. Writes and reads after Close return
-// ErrClosed. Close is idempotent.
+// ErrClosed, through every view. Close is idempotent.
+//
+// Only the root logger closes the log: Close on a view closes nothing and
+// returns an error wrapping ErrOutOfScope.
 func (l *Logger) Close() error {
+	if l.view != viewRoot {
+		return l.outOfScope("Close on a view: only the logger that Open or New returned closes the log")
+	}
 	c := l.c
 	c.closeOnce.Do(func() {
 		l.lifecycle(context.Background(), "audit.closed", nil)
@@ -297,6 +307,9 @@ func (c *core) isClosed() bool {
 // returns an error wrapping ErrUnsupportedSubject. Both also wrap
 // ErrInvalidEvent, and nothing is written. See RefOf.
 func (l *Logger) Track(ctx context.Context, actor any, action string, resource any, opts ...TrackOption) (Event, error) {
+	if l.denied != nil {
+		return Event{}, l.denied
+	}
 	e, err := buildEvent(actor, action, resource, opts)
 	if err != nil {
 		return Event{}, err
@@ -306,8 +319,9 @@ func (l *Logger) Track(ctx context.Context, actor any, action string, resource a
 
 // Record records e and returns it as stored, once it is committed. ID, Seq,
 // RecordedAt and the hashes are assigned on write; values given for them are
-// ignored. e.Tenant must be empty or equal to the logger's tenant, except on
-// the default-tenant logger, which records e into e.Tenant as given.
+// ignored. On a view of one tenant (WithTenant), e.Tenant must be empty or
+// that tenant; the root logger and the AllTenants view record e into
+// e.Tenant as given.
 //
 // Concurrent calls share transactions (group commit, see submit). If e
 // carries an IdempotencyKey already used in its tenant, Record returns the
@@ -333,6 +347,9 @@ func (l *Logger) Record(ctx context.Context, e Event) (Event, error) {
 // database. Open the transaction as a write transaction (with SQLite,
 // "_txlock=immediate" in the DSN) so that it never has to upgrade.
 func (l *Logger) TrackTx(ctx context.Context, tx *sqlx.Tx, actor any, action string, resource any, opts ...TrackOption) (Event, error) {
+	if l.denied != nil {
+		return Event{}, l.denied
+	}
 	e, err := buildEvent(actor, action, resource, opts)
 	if err != nil {
 		return Event{}, err
@@ -342,6 +359,9 @@ func (l *Logger) TrackTx(ctx context.Context, tx *sqlx.Tx, actor any, action str
 
 // RecordTx is Record inside the caller's transaction; see TrackTx.
 func (l *Logger) RecordTx(ctx context.Context, tx *sqlx.Tx, e Event) (Event, error) {
+	if l.denied != nil {
+		return Event{}, l.denied
+	}
 	ts, ok := l.c.store.(TxStore)
 	if !ok {
 		return Event{}, fmt.Errorf("audit: record in transaction: %w", ErrUnsupported)
@@ -366,11 +386,12 @@ func (l *Logger) RecordTx(ctx context.Context, tx *sqlx.Tx, e Event) (Event, err
 // prepare validates e and fills what the logger assigns before the store.
 func (l *Logger) prepare(e Event) (Event, error) {
 	switch {
+	case l.denied != nil:
+		return Event{}, l.denied
+	case l.view != viewTenant: // root and AllTenants: as given
 	case e.Tenant == "" || e.Tenant == l.tenant:
-		if l.tenant != "" {
-			e.Tenant = l.tenant
-		}
-	case l.tenant != "":
+		e.Tenant = l.tenant
+	default:
 		return Event{}, fmt.Errorf("%w: tenant %q on a logger scoped to tenant %q", ErrInvalidEvent, e.Tenant, l.tenant)
 	}
 	e.ID, e.Seq, e.RecordedAt, e.PrevHash, e.Hash = newID(), 0, time.Time{}, nil, nil

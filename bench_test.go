@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,8 +80,10 @@ func benchOpen(b *testing.B, opts ...audit.Option) *audit.Logger {
 }
 
 // benchSeed records n events through Record from many goroutines, which
-// the writer commits in large group commits.
-func benchSeed(b *testing.B, l *audit.Logger, n int) {
+// the writer commits in large group commits; with tenants > 1, over that
+// many tenants ("tenant_000", ...), Zipf-distributed: a few large, many
+// small.
+func benchSeed(b *testing.B, l *audit.Logger, n, tenants int) {
 	b.Helper()
 	const workers = 1024
 	var next atomic.Int64
@@ -88,8 +94,16 @@ func benchSeed(b *testing.B, l *audit.Logger, n int) {
 		go func() {
 			defer wg.Done()
 			g := newBenchGen(uint64(w))
+			var zipf *rand.Zipf
+			if tenants > 1 {
+				zipf = rand.NewZipf(g.r, 1.2, 1, uint64(tenants-1))
+			}
 			for next.Add(1) <= int64(n) {
-				if _, err := l.Record(context.Background(), g.event()); err != nil {
+				e := g.event()
+				if zipf != nil {
+					e.Tenant = fmt.Sprintf("tenant_%03d", zipf.Uint64())
+				}
+				if _, err := l.Record(context.Background(), e); err != nil {
 					errs <- err
 					return
 				}
@@ -101,6 +115,43 @@ func benchSeed(b *testing.B, l *audit.Logger, n int) {
 	for err := range errs {
 		b.Fatal(err)
 	}
+}
+
+// benchPage runs fn, which reads a page that must not be empty, as the
+// sub-benchmark name of b.
+func benchPage(b *testing.B, name string, fn func() (audit.Page, error)) {
+	b.Run(name, func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p, err := fn()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(p.Entries) == 0 {
+				b.Fatal("empty page")
+			}
+		}
+	})
+}
+
+// benchFirstPages reads page 1 of l, checks that the log holds n events,
+// and walks to page 100: it returns page 1 and the cursor of page 100.
+func benchFirstPages(b *testing.B, l *audit.Logger, n int) (audit.Page, string) {
+	b.Helper()
+	ctx := context.Background()
+	page1, err := l.Recent(ctx, audit.Query{})
+	if err != nil || page1.TotalCount != n {
+		b.Fatalf("seeded log: total %d, %v", page1.TotalCount, err)
+	}
+	q := audit.Query{}
+	for range 99 {
+		p, err := l.Recent(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		q.After = p.Next
+	}
+	return page1, q.After
 }
 
 // BenchmarkTrack is one caller: every call waits for its own commit.
@@ -135,6 +186,124 @@ func BenchmarkTrackParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkTrackParallelNewKeys is BenchmarkTrackParallel where every
+// event names an actor and a resource never seen before, in one of 16
+// tenants: each event adds two counter rows (and their index entries), the
+// worst case for what the write path keeps per key.
+func BenchmarkTrackParallelNewKeys(b *testing.B) {
+	l := benchOpen(b)
+	ctx := context.Background()
+	var seq atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		meta := map[string]any{"ip": "10.0.0.1"}
+		for pb.Next() {
+			n := seq.Add(1)
+			actor := audit.Ref{Type: "user", ID: fmt.Sprintf("usr_%d", n)}
+			resource := audit.Ref{Type: "invoice", ID: fmt.Sprintf("inv_%d", n)}
+			tl := l.WithTenant(fmt.Sprintf("tenant_%02d", n%16))
+			if _, err := tl.Track(ctx, actor, benchActions[n%int64(len(benchActions))], resource, audit.WithMetadata(meta)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkAppend appends fixed batches straight to the store, so that
+// every run commits the same transactions: one op is one batch. It reports
+// the CPU time and, on Linux, the bytes written (WAL frames and
+// checkpoints) per event, which vary little between runs even where the
+// wall time does on a busy machine. Events go to 1 or 16 tenants, with
+// the benchmark's repeating keys or with a new actor and resource in each.
+func BenchmarkAppend(b *testing.B) {
+	for _, c := range []struct {
+		tenants, batch int
+		newKeys        bool
+	}{{1, 1, false}, {1, 8, false}, {1, 8, true}, {16, 1, false}, {16, 8, false}, {16, 8, true}, {16, 64, false}} {
+		name := fmt.Sprintf("tenants=%d/batch=%d", c.tenants, c.batch)
+		if c.newKeys {
+			name += "/new_keys"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			s, err := audit.OpenSQLite(ctx, filepath.Join(b.TempDir(), "audit.db"), audit.SQLiteOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			g := newBenchGen(1)
+			n := 0
+			batch := func() []audit.Event {
+				events := make([]audit.Event, c.batch)
+				for i := range events {
+					e := g.event()
+					if c.newKeys {
+						e.Actor.ID, e.Resource.ID = fmt.Sprintf("usr_%d", n), fmt.Sprintf("inv_%d", n)
+					}
+					if c.tenants > 1 {
+						e.Tenant = fmt.Sprintf("tenant_%02d", n%c.tenants)
+					}
+					e.ID, e.Outcome, e.OccurredAt = fmt.Sprintf("ev%09d", n), audit.OutcomeSuccess, time.Unix(1700000000, int64(n)).UTC()
+					events[i] = e
+					n++
+				}
+				return events
+			}
+			for range 2048 / c.batch { // past the first pages of every table
+				if _, err := s.Append(ctx, batch()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			batches := make([][]audit.Event, b.N)
+			for i := range batches {
+				batches[i] = batch()
+			}
+			written, cpu := bytesWritten(), cpuTime()
+			b.ResetTimer()
+			for _, events := range batches {
+				if _, err := s.Append(ctx, events); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			events := float64(b.N * c.batch)
+			b.ReportMetric(float64(cpuTime()-cpu)/events, "cpu-ns/event")
+			if w := bytesWritten(); w >= 0 {
+				b.ReportMetric(float64(w-written)/events, "written-B/event")
+			}
+		})
+	}
+}
+
+// bytesWritten returns the bytes this process has written (wchar of
+// /proc/self/io), or -1 where that is unknown.
+func bytesWritten() int64 {
+	raw, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+// cpuTime returns the user and system CPU time of this process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkRecordBatch is many concurrent Record calls, as the bulk seeding
@@ -179,38 +348,11 @@ const benchQuerySize = 10000
 // sub-benchmarks, outside their timers.
 func BenchmarkQueries(b *testing.B) {
 	l := benchOpen(b)
-	benchSeed(b, l, benchQuerySize)
+	benchSeed(b, l, benchQuerySize, 1)
 	ctx := context.Background()
-	page1, err := l.Recent(ctx, audit.Query{})
-	if err != nil || page1.TotalCount != benchQuerySize {
-		b.Fatalf("seeded log: total %d, %v", page1.TotalCount, err)
-	}
-	// The cursor of page 100, reached by walking.
-	q := audit.Query{}
-	for range 99 {
-		p, err := l.Recent(ctx, q)
-		if err != nil {
-			b.Fatal(err)
-		}
-		q.After = p.Next
-	}
-	cursor100 := q.After
+	page1, cursor100 := benchFirstPages(b, l, benchQuerySize)
 	id := page1.Entries[len(page1.Entries)/2].ID
-
-	page := func(name string, fn func() (audit.Page, error)) {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				p, err := fn()
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(p.Entries) == 0 {
-					b.Fatal("empty page")
-				}
-			}
-		})
-	}
+	page := func(name string, fn func() (audit.Page, error)) { benchPage(b, name, fn) }
 	page("Recent/page1", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{}) })
 	page("Recent/page100_by_cursor", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{After: cursor100}) })
 	page("Recent/page100_by_offset", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{Page: 100}) })
@@ -251,6 +393,64 @@ func BenchmarkQueries(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := l.Get(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// benchTenants is how many tenants BenchmarkAllTenants spreads its log
+// over: more than an all-tenants page merges one index range at a time.
+const benchTenants = 100
+
+// BenchmarkAllTenants reads a log of benchQuerySize events spread over
+// benchTenants tenants (Zipf: a few large, many small) through the
+// AllTenants view, and the same shapes on the largest tenant's view for
+// comparison. The common keys are held by most tenants, so the filtered
+// pages take the paths past maxTenantArms.
+func BenchmarkAllTenants(b *testing.B) {
+	l := benchOpen(b)
+	benchSeed(b, l, benchQuerySize, benchTenants)
+	ctx := context.Background()
+	all := l.AllTenants()
+	page1, cursor100 := benchFirstPages(b, all, benchQuerySize)
+	id := page1.Entries[len(page1.Entries)/2].ID
+	since := page1.Entries[len(page1.Entries)-1].OccurredAt.Add(-time.Second)
+	one := l.WithTenant("tenant_000")
+	page := func(name string, fn func() (audit.Page, error)) { benchPage(b, name, fn) }
+	for _, v := range []struct {
+		name string
+		l    *audit.Logger
+	}{{"all", all}, {"one", one}} {
+		page(v.name+"/Recent/page1", func() (audit.Page, error) { return v.l.Recent(ctx, audit.Query{}) })
+		page(v.name+"/ForAccount", func() (audit.Page, error) { return v.l.ForAccount(ctx, "acct_0000", audit.Query{}) })
+		page(v.name+"/Recent/actor", func() (audit.Page, error) { return v.l.Recent(ctx, audit.Query{ActorID: "usr_000"}) })
+		page(v.name+"/Recent/action", func() (audit.Page, error) {
+			return v.l.Recent(ctx, audit.Query{Action: "billing.invoice.paid"})
+		})
+		page(v.name+"/Recent/rare_action", func() (audit.Page, error) {
+			return v.l.Recent(ctx, audit.Query{Action: "api.key.revoked"})
+		})
+		page(v.name+"/Recent/action_and_actor", func() (audit.Page, error) {
+			return v.l.Recent(ctx, audit.Query{Action: "billing.invoice.paid", ActorID: "usr_001"})
+		})
+		page(v.name+"/Recent/since", func() (audit.Page, error) { return v.l.Recent(ctx, audit.Query{Since: since}) })
+		page(v.name+"/Search/inv", func() (audit.Page, error) { return v.l.Search(ctx, "inv", audit.Query{}) })
+		b.Run(v.name+"/Actions", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if a, err := v.l.Actions(ctx, "b", 10); err != nil || len(a) == 0 {
+					b.Fatal(len(a), err)
+				}
+			}
+		})
+	}
+	page("all/Recent/page100_by_cursor", func() (audit.Page, error) { return all.Recent(ctx, audit.Query{After: cursor100}) })
+	page("all/Recent/tenant", func() (audit.Page, error) { return all.Recent(ctx, audit.Query{Tenant: "tenant_000"}) })
+	b.Run("all/Get", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := all.Get(ctx, id); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -116,7 +116,12 @@ func (cp Checkpoint) verifySignature(pub ed25519.PublicKey) error {
 
 // Checkpoint returns the current head of the chain (Seq 0 and the genesis
 // hash, 32 zero bytes, for an empty log), signed when the logger has a key (WithCheckpointKey).
+// The chain is global: through any view, the head is that of every
+// tenant's events (a position and a hash, nothing of their content).
 func (l *Logger) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	if l.denied != nil {
+		return Checkpoint{}, l.denied
+	}
 	if l.c.isClosed() {
 		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", ErrClosed)
 	}

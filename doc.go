@@ -39,16 +39,20 @@
 //
 // Recent, ForAccount and Search return a Page: entries newest first, page
 // numbers, an exact total and an opaque cursor (Page.Next) that continues by
-// keyset and is bound to the query and tenant that made it. The totals of
+// keyset and is bound to the query and view that made it. The totals of
 // the common shapes come from counters kept in the write transaction, and
 // typeahead (Search, Actions) reads a catalogue of actions kept the same
 // way, so neither scans the log.
 //
 // # Tenants
 //
-// A Logger is scoped to one tenant. Open and New return the one of the
-// default tenant ""; WithTenant(t) returns the view of t, whose writes are
-// stamped with t and whose reads see nothing else.
+// Open and New return the root logger, which reads the default tenant "",
+// records events into the tenant they name, and alone may Close the log,
+// reach its Store and make AllTenants, the operator's view that reads every
+// tenant (Query.Tenant narrows it to one). WithTenant(t) returns the view
+// of t, whose writes are stamped with t and whose reads see nothing else.
+// Views are capabilities: one never becomes a wider one, and asking fails
+// with ErrOutOfScope. Seq, Checkpoint and Verify are global.
 //
 // # Integrity
 //

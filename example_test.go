@@ -185,6 +185,32 @@ func ExampleLogger_WithTenant() {
 	// true
 }
 
+func ExampleLogger_AllTenants() {
+	log, done := openExample()
+	defer done()
+	ctx := context.Background()
+	log.WithTenant("acme").Track(ctx, nil, "doc.shared", nil)
+	log.WithTenant("globex").Track(ctx, nil, "doc.deleted", nil)
+	log.WithTenant("globex").Track(ctx, nil, "doc.shared", nil)
+
+	all := log.AllTenants() // the operator's view: every tenant
+	p, _ := all.Recent(ctx, audit.Query{Action: "doc.shared"})
+	for _, e := range p.Entries {
+		fmt.Println(e.Tenant, e.Action)
+	}
+	p, _ = all.Recent(ctx, audit.Query{Tenant: "globex"})
+	fmt.Println(p.TotalCount)
+
+	// A tenant's view never widens.
+	_, err := log.WithTenant("acme").AllTenants().Recent(ctx, audit.Query{})
+	fmt.Println(errors.Is(err, audit.ErrOutOfScope))
+	// Output:
+	// globex doc.shared
+	// acme doc.shared
+	// 2
+	// true
+}
+
 func ExampleLogger_Listen() {
 	log, done := openExample()
 	defer done()

@@ -22,7 +22,7 @@ func FuzzCursor(f *testing.F) {
 	f.Add("AQAAAAAAAAAAAgI", "acme", "user.login", 5, int64(100), 3)
 	f.Add("not a cursor", "t", "a", 1000, int64(1<<62), 1<<40)
 	f.Fuzz(func(t *testing.T, cursor, tenant, action string, per int, before int64, page int) {
-		bind := Filter{Tenant: tenant, Action: action}.binding(per)
+		bind := Filter{Tenant: tenant, Action: action}.binding(viewTenant, per)
 		if seq, pg, err := decodeCursor(cursor, bind); err == nil {
 			if seq < 2 || pg < 2 {
 				t.Fatalf("decoded out-of-range cursor: seq %d page %d", seq, pg)
@@ -44,9 +44,14 @@ func FuzzCursor(f *testing.F) {
 		if err != nil || seq != before || pg != page {
 			t.Fatalf("round trip: %d %d -> %q -> %d %d %v", before, page, c, seq, pg, err)
 		}
-		other := Filter{Tenant: tenant + "x", Action: action}.binding(per)
+		other := Filter{Tenant: tenant + "x", Action: action}.binding(viewTenant, per)
 		if _, _, err := decodeCursor(c, other); !errors.Is(err, ErrInvalidCursor) {
 			t.Fatalf("cursor accepted by another tenant")
+		}
+		for _, view := range []viewKind{viewRoot, viewAll} {
+			if _, _, err := decodeCursor(c, Filter{Tenant: tenant, Action: action}.binding(view, per)); !errors.Is(err, ErrInvalidCursor) {
+				t.Fatalf("cursor accepted by another view")
+			}
 		}
 	})
 }

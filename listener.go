@@ -346,7 +346,15 @@ type Listener struct {
 // is reported to the error handler (see WithErrorHandler) and then
 // acknowledged. Up to WithListenerWorkers messages are recorded at once,
 // so they share transactions. Closing the Logger closes its listeners first.
+//
+// Events are recorded as Record records them on l: on the view of one
+// tenant, into that tenant (an event naming another is refused with
+// ErrInvalidEvent and reported); on the root logger and the AllTenants
+// view, into the tenant each event names.
 func (l *Logger) Listen(ctx context.Context, sub Subscriber, topics ...string) (*Listener, error) {
+	if l.denied != nil {
+		return nil, l.denied
+	}
 	if sub == nil {
 		return nil, fmt.Errorf("audit: listen: nil subscriber")
 	}

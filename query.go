@@ -27,7 +27,8 @@ const (
 )
 
 // Query selects and pages events. The zero Query is the first page of
-// everything in the logger's tenant, newest first.
+// everything the logger's view sees (its tenant, or every tenant on the
+// AllTenants view), newest first.
 type Query struct {
 	// Page is the 1-based page number (default 1). Prefer After to walk
 	// pages: Page without After skips the earlier pages row by row.
@@ -36,9 +37,15 @@ type Query struct {
 	PerPage int
 	// After is Page.Next of the previous page: the next page continues
 	// where that one ended (by keyset, not offset), so events recorded
-	// meanwhile do not shift it. It must come from the same query and
-	// tenant; Page is then taken from the cursor.
+	// meanwhile do not shift it. It must come from the same query on the
+	// same view (a cursor made on one view is refused on another, even
+	// where both see the same events); Page is then taken from the cursor.
 	After string
+	// Tenant narrows the AllTenants view to one tenant; there, "" means
+	// every tenant (to read the default tenant "" alone, use the root
+	// logger or WithTenant("")). On any other view Tenant may be "" or the
+	// view's own tenant; another is refused with ErrInvalidQuery.
+	Tenant string
 	// Exact filters; empty means any.
 	Action, ActorID, ResourceType, ResourceID string
 	// Since (inclusive) and Until (exclusive) bound OccurredAt; zero means
@@ -65,7 +72,11 @@ type Page struct {
 
 // Filter is a validated query as a Store sees it.
 type Filter struct {
-	Tenant                                    string
+	// Tenant is the one tenant whose events match, unless AllTenants.
+	Tenant string
+	// AllTenants matches the events of every tenant; Tenant is then "".
+	AllTenants bool
+	// Exact filters; empty means any.
 	Action, ActorID, ResourceType, ResourceID string
 	// Since (inclusive) and Until (exclusive) bound OccurredAt when not zero.
 	Since, Until time.Time
@@ -73,16 +84,24 @@ type Filter struct {
 	Search string
 }
 
-// Get returns the event with id in the logger's tenant, or an error
-// wrapping ErrNotFound.
+// Get returns the event with id in the logger's tenant (in any tenant on
+// the AllTenants view), or an error wrapping ErrNotFound.
 func (l *Logger) Get(ctx context.Context, id string) (Event, error) {
+	if l.denied != nil {
+		return Event{}, l.denied
+	}
 	if l.c.isClosed() {
 		return Event{}, fmt.Errorf("audit: get: %w", ErrClosed)
 	}
 	if id == "" || !utf8.ValidString(id) || len(id) > MaxFieldBytes {
 		return Event{}, fmt.Errorf("audit: get %q: %w", id, ErrNotFound)
 	}
-	return l.c.store.Get(ctx, l.tenant, id)
+	return l.c.store.Get(ctx, l.scope(), id)
+}
+
+// scope is the Filter of everything the logger's view reads.
+func (l *Logger) scope() Filter {
+	return Filter{Tenant: l.tenant, AllTenants: l.view == viewAll}
 }
 
 // Recent returns a page of the events that q selects, newest first, with
@@ -96,6 +115,9 @@ func (l *Logger) Recent(ctx context.Context, q Query) (Page, error) {
 // ForAccount returns a page of the events whose resource ID is accountID,
 // newest first; q may narrow it further.
 func (l *Logger) ForAccount(ctx context.Context, accountID string, q Query) (Page, error) {
+	if l.denied != nil {
+		return Page{}, l.denied
+	}
 	if accountID == "" {
 		return Page{}, fmt.Errorf("%w: empty account id", ErrInvalidQuery)
 	}
@@ -107,6 +129,9 @@ func (l *Logger) ForAccount(ctx context.Context, accountID string, q Query) (Pag
 }
 
 func (l *Logger) page(ctx context.Context, q Query, defaultPer int) (Page, error) {
+	if l.denied != nil {
+		return Page{}, l.denied
+	}
 	if l.c.isClosed() {
 		return Page{}, fmt.Errorf("audit: query: %w", ErrClosed)
 	}
@@ -114,7 +139,7 @@ func (l *Logger) page(ctx context.Context, q Query, defaultPer int) (Page, error
 	if err != nil {
 		return Page{}, err
 	}
-	bind := f.binding(per)
+	bind := f.binding(l.view, per)
 	var before int64
 	pageNo, offset := 1, 0
 	switch {
@@ -125,9 +150,12 @@ func (l *Logger) page(ctx context.Context, q Query, defaultPer int) (Page, error
 	case q.Page > 1:
 		pageNo, offset = q.Page, (q.Page-1)*per
 	}
-	events, total, err := l.c.store.List(ctx, f, before, offset, per+1)
-	if err != nil {
-		return Page{}, err
+	var events []Event
+	var total int64
+	if f.Since.IsZero() || !f.Since.Equal(f.Until) { // [t, t) selects nothing
+		if events, total, err = l.c.store.List(ctx, f, before, offset, per+1); err != nil {
+			return Page{}, err
+		}
 	}
 	p := Page{Page: pageNo, PerPage: per, TotalCount: int(total), TotalPages: int((total + int64(per) - 1) / int64(per))}
 	if len(events) > per {
@@ -155,12 +183,21 @@ func (l *Logger) filter(q Query, defaultPer int) (Filter, int, error) {
 	case per > MaxPerPage:
 		per = MaxPerPage
 	}
-	if q.Page > 1 && int64(q.Page-1)*int64(per) > 1<<40 {
+	// Divided, not multiplied: (Page-1)*per may overflow.
+	if q.Page > 1 && q.Page-1 > maxOffset/per {
 		return Filter{}, 0, fmt.Errorf("%w: page %d is out of range", ErrInvalidQuery, q.Page)
+	}
+	f := l.scope()
+	switch {
+	case q.Tenant == "" || q.Tenant == l.tenant && !f.AllTenants:
+	case f.AllTenants:
+		f.Tenant, f.AllTenants = q.Tenant, false
+	default:
+		return Filter{}, 0, fmt.Errorf("%w: tenant %q on the view of tenant %q", ErrInvalidQuery, q.Tenant, l.tenant)
 	}
 	for _, s := range [...]struct{ name, v string }{
 		{"action", q.Action}, {"actor_id", q.ActorID}, {"resource_type", q.ResourceType},
-		{"resource_id", q.ResourceID}, {"search", q.Search}, {"tenant", l.tenant},
+		{"resource_id", q.ResourceID}, {"search", q.Search}, {"tenant", f.Tenant},
 	} {
 		if !utf8.ValidString(s.v) {
 			return Filter{}, 0, fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidQuery, s.name)
@@ -170,32 +207,59 @@ func (l *Logger) filter(q Query, defaultPer int) (Filter, int, error) {
 		}
 	}
 	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
-		return Filter{}, 0, fmt.Errorf("%w: until %v is before since %v", ErrInvalidQuery, q.Until, q.Since)
+		return Filter{}, 0, fmt.Errorf("%w: until %s is before since %s", ErrInvalidQuery, formatTime(q.Until), formatTime(q.Since))
 	}
-	f := Filter{
-		Tenant: l.tenant, Action: q.Action, ActorID: q.ActorID,
-		ResourceType: q.ResourceType, ResourceID: q.ResourceID,
-		Since: clampTime(q.Since), Until: clampTime(q.Until),
-		Search: strings.ToLower(q.Search),
-	}
+	f.Action, f.ActorID, f.ResourceType, f.ResourceID = q.Action, q.ActorID, q.ResourceType, q.ResourceID
+	f.Search = strings.ToLower(q.Search)
+	f.Since, f.Until = timeRange(q.Since, q.Until)
 	return f, per, nil
 }
 
-func clampTime(t time.Time) time.Time {
-	switch {
-	case t.IsZero():
-		return t
-	case t.Before(minTime):
-		return minTime
-	case t.After(maxTime):
-		return maxTime
+// maxOffset is the most rows a Query.Page may skip. Page numbers stay far
+// below what a cursor accepts (maxCursorPage), so that the Next of every
+// page the API answers is accepted too.
+const maxOffset = 1 << 40
+
+// timeRange returns the bounds of OccurredAt that since (inclusive) and
+// until (exclusive) select, within the times an event can have (minTime to
+// maxTime, which fit Unix nanoseconds): a bound that every event meets is
+// dropped (zero); one that no event meets becomes the empty range
+// [maxTime, maxTime) or [minTime, minTime). A bound is never moved onto a
+// time an event can have, which would change what it selects.
+func timeRange(since, until time.Time) (time.Time, time.Time) {
+	if !since.IsZero() && !since.After(minTime) {
+		since = time.Time{} // every event is at or after it
 	}
-	return t.UTC()
+	if !until.IsZero() && until.After(maxTime) {
+		until = time.Time{} // every event is before it
+	}
+	switch {
+	case !since.IsZero() && since.After(maxTime):
+		return maxTime, maxTime // after every event
+	case !until.IsZero() && !until.After(minTime):
+		return minTime, minTime // no event is before it
+	}
+	if !since.IsZero() {
+		since = since.UTC()
+	}
+	if !until.IsZero() {
+		until = until.UTC()
+	}
+	return since, until
 }
 
-// binding identifies the query and tenant a cursor belongs to.
-func (f Filter) binding(per int) [8]byte {
+// formatTime writes t for an error message: UTC, RFC 3339 with
+// nanoseconds, no monotonic clock reading.
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// binding identifies the query, tenant and view a cursor belongs to.
+func (f Filter) binding(view viewKind, per int) [8]byte {
 	h := sha256.New()
+	all := byte(0)
+	if f.AllTenants {
+		all = 1
+	}
+	h.Write([]byte{byte(view), all})
 	for _, s := range []string{f.Tenant, f.Action, f.ActorID, f.ResourceType, f.ResourceID, f.Search} {
 		var n [binary.MaxVarintLen64]byte
 		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
@@ -220,6 +284,15 @@ func unixNanos(t time.Time) int64 {
 
 const cursorVersion = 1
 
+// maxCursorSeq and maxCursorPage bound what a cursor may carry. A Next is
+// made only when more rows follow, so the page it names is at most the
+// number of events in the log, which no log takes to 2^62: every cursor the
+// API makes is accepted.
+const (
+	maxCursorSeq  = 1 << 62
+	maxCursorPage = maxCursorSeq
+)
+
 // encodeCursor makes an opaque cursor: version, query binding, the Seq the
 // next page starts below, and the number of the next page.
 func encodeCursor(bind [8]byte, before int64, page int) string {
@@ -237,16 +310,16 @@ func decodeCursor(s string, bind [8]byte) (before int64, page int, err error) {
 		return 0, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
 	}
 	if [8]byte(b[1:9]) != bind {
-		return 0, 0, fmt.Errorf("%w: made for another query or tenant", ErrInvalidCursor)
+		return 0, 0, fmt.Errorf("%w: made for another query, tenant or view", ErrInvalidCursor)
 	}
 	rest := b[9:]
 	seq, n := binary.Uvarint(rest)
-	if n <= 0 || seq < 2 || seq > 1<<62 {
+	if n <= 0 || seq < 2 || seq > maxCursorSeq {
 		return 0, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
 	}
 	rest = rest[n:]
 	pg, n := binary.Uvarint(rest)
-	if n <= 0 || n != len(rest) || pg < 2 || pg > 1<<40 {
+	if n <= 0 || n != len(rest) || pg < 2 || pg > maxCursorPage {
 		return 0, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
 	}
 	return int64(seq), int(pg), nil
@@ -342,12 +415,20 @@ func scanEvent(s rowScanner) (Event, error) {
 }
 
 // sqlGet looks the id up in its index; "+tenant" keeps the planner from
-// preferring the tenant index, which would scan the tenant.
-const sqlGet = `SELECT ` + eventColumns + ` FROM audit_events WHERE id = ? AND +tenant = ?`
+// preferring the tenant index, which would scan the tenant. sqlGetAny is
+// the same in every tenant.
+const (
+	sqlGet    = `SELECT ` + eventColumns + ` FROM audit_events WHERE id = ? AND +tenant = ?`
+	sqlGetAny = `SELECT ` + eventColumns + ` FROM audit_events WHERE id = ?`
+)
 
 // Get implements Store.
-func (s *SQLiteStore) Get(ctx context.Context, tenant, id string) (Event, error) {
-	e, err := scanEvent(s.readers.QueryRowxContext(ctx, sqlGet, id, tenant))
+func (s *SQLiteStore) Get(ctx context.Context, scope Filter, id string) (Event, error) {
+	query, args := sqlGet, []any{id, scope.Tenant}
+	if scope.AllTenants {
+		query, args = sqlGetAny, args[:1]
+	}
+	e, err := scanEvent(s.readers.QueryRowxContext(ctx, query, args...))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return Event{}, fmt.Errorf("audit: get %q: %w", id, ErrNotFound)
@@ -378,6 +459,13 @@ func (s *SQLiteStore) List(ctx context.Context, f Filter, before int64, offset, 
 		return nil, 0, fmt.Errorf("audit: list: %w", s.readErr(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
+	if f.AllTenants {
+		events, total, err := listAllTenants(ctx, tx, f, before, offset, limit)
+		if err != nil {
+			return nil, 0, fmt.Errorf("audit: list: %w", s.readErr(err))
+		}
+		return events, total, nil
+	}
 	var actions []ActionCount
 	if f.Search != "" {
 		if actions, err = matchActions(ctx, tx, f.Tenant, f.Search, false, 0); err != nil {
@@ -410,15 +498,17 @@ func keepAction(actions []ActionCount, action string) []ActionCount {
 	return nil
 }
 
-// where builds the conditions of f other than Search, and the keyset bound.
+// where builds the conditions of f other than Search, and the keyset bound
+// ("1" for none).
 func (f Filter) where(before int64) (string, []any) {
-	var b strings.Builder
-	args := []any{f.Tenant}
-	b.WriteString("tenant = ?")
+	var conds []string
+	var args []any
 	add := func(cond string, v any) {
-		b.WriteString(" AND ")
-		b.WriteString(cond)
+		conds = append(conds, cond)
 		args = append(args, v)
+	}
+	if !f.AllTenants {
+		add("tenant = ?", f.Tenant)
 	}
 	if f.Action != "" {
 		add("action = ?", f.Action)
@@ -441,11 +531,19 @@ func (f Filter) where(before int64) (string, []any) {
 	if before > 0 {
 		add("seq < ?", before)
 	}
-	return b.String(), args
+	if len(conds) == 0 {
+		return "1", nil
+	}
+	return strings.Join(conds, " AND "), args
 }
 
 func listEvents(ctx context.Context, tx *sqlx.Tx, f Filter, actions []ActionCount, before int64, offset, limit int) ([]Event, error) {
 	query, args := listSQL(f, actions, before, offset, limit)
+	return queryEvents(ctx, tx, query, args)
+}
+
+// queryEvents runs query and scans the events it returns.
+func queryEvents(ctx context.Context, tx *sqlx.Tx, query string, args []any) ([]Event, error) {
 	rows, err := tx.QueryxContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

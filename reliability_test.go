@@ -320,6 +320,11 @@ func TestBackup(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 100, acme.TotalCount)
 
+	// Only the root logger copies the log: a view would hand out every
+	// tenant's events.
+	for _, v := range []*audit.Logger{l.WithTenant("acme"), l.AllTenants()} {
+		require.ErrorIs(t, v.Backup(ctx, filepath.Join(t.TempDir(), "view.db")), audit.ErrOutOfScope)
+	}
 	// An existing file is never overwritten.
 	err = l.Backup(ctx, copyPath)
 	require.ErrorIs(t, err, os.ErrExist)

@@ -138,3 +138,15 @@ BEGIN
     WHERE NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM audit_events);
     SELECT RAISE(ABORT, 'audit_events: a column is not in the form the library writes (storage class, or an empty string for NULL)');
 END;
+
+-- migration 3: reads across tenants: counters by key, action terms by term
+
+-- The AllTenants view merges one index range per tenant. The tenants that
+-- have an action, actor or resource are its counter rows, found by key
+-- here; an UPDATE of a counter's n leaves this index alone, only a new key
+-- adds to it. The default tenant '' is left out (its row is one seek by
+-- primary key), so that an application without tenants never writes it.
+CREATE INDEX audit_counts_key ON audit_counts (kind, key) WHERE tenant <> '';
+
+-- The (tenant, action) pairs a typeahead term matches, in every tenant.
+CREATE INDEX audit_action_terms_term ON audit_action_terms (term, action, seg);

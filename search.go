@@ -31,6 +31,9 @@ const (
 // '*' included. The matching actions come from the action catalogue, never
 // from a scan of the log; an empty term matches everything.
 func (l *Logger) Search(ctx context.Context, term string, q Query) (Page, error) {
+	if l.denied != nil {
+		return Page{}, l.denied
+	}
 	if q.Search != "" && q.Search != term {
 		return Page{}, fmt.Errorf("%w: search %q conflicts with term %q", ErrInvalidQuery, q.Search, term)
 	}
@@ -40,9 +43,13 @@ func (l *Logger) Search(ctx context.Context, term string, q Query) (Page, error)
 
 // Actions returns the distinct actions of the logger's tenant that start
 // with prefix (case-insensitively), most frequent first, with their counts,
-// from the catalogue kept up on write. limit defaults to
-// DefaultActionsLimit and is at most MaxActionsLimit.
+// from the catalogue kept up on write. On the AllTenants view, the actions
+// of every tenant with their counts summed over the tenants. limit
+// defaults to DefaultActionsLimit and is at most MaxActionsLimit.
 func (l *Logger) Actions(ctx context.Context, prefix string, limit int) ([]ActionCount, error) {
+	if l.denied != nil {
+		return nil, l.denied
+	}
 	if l.c.isClosed() {
 		return nil, fmt.Errorf("audit: actions: %w", ErrClosed)
 	}
@@ -57,7 +64,7 @@ func (l *Logger) Actions(ctx context.Context, prefix string, limit int) ([]Actio
 	case limit > MaxActionsLimit:
 		limit = MaxActionsLimit
 	}
-	return l.c.store.Actions(ctx, l.tenant, strings.ToLower(prefix), limit)
+	return l.c.store.Actions(ctx, l.scope(), strings.ToLower(prefix), limit)
 }
 
 // actionTerms returns what a typeahead term is matched against: the
@@ -111,6 +118,11 @@ func matchActions(ctx context.Context, q sqlx.QueryerContext, tenant, term strin
 		query += ` LIMIT ?`
 		args = append(args, limit)
 	}
+	return queryActionCounts(ctx, q, query, args)
+}
+
+// queryActionCounts runs query, which selects actions and their counts.
+func queryActionCounts(ctx context.Context, q sqlx.QueryerContext, query string, args []any) ([]ActionCount, error) {
 	rows, err := q.QueryxContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -128,8 +140,14 @@ func matchActions(ctx context.Context, q sqlx.QueryerContext, tenant, term strin
 }
 
 // Actions implements Store.
-func (s *SQLiteStore) Actions(ctx context.Context, tenant, prefix string, limit int) ([]ActionCount, error) {
-	all, err := matchActions(ctx, s.readers, tenant, prefix, true, limit)
+func (s *SQLiteStore) Actions(ctx context.Context, scope Filter, prefix string, limit int) ([]ActionCount, error) {
+	var all []ActionCount
+	var err error
+	if scope.AllTenants {
+		all, err = actionsAllTenants(ctx, s.readers, prefix, limit)
+	} else {
+		all, err = matchActions(ctx, s.readers, scope.Tenant, prefix, true, limit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("audit: actions: %w", s.readErr(err))
 	}

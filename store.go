@@ -38,13 +38,15 @@ type Store interface {
 	// written for it; or an error that concerns that event alone. An error
 	// from Append itself means nothing was written.
 	Append(ctx context.Context, events []Event) ([]AppendResult, error)
-	// Get returns the event with id in tenant, or an error wrapping
-	// ErrNotFound.
-	Get(ctx context.Context, tenant, id string) (Event, error)
+	// Get returns the event with id among the tenants that scope selects
+	// (scope.Tenant, or every tenant when scope.AllTenants; its other
+	// fields are zero), or an error wrapping ErrNotFound.
+	Get(ctx context.Context, scope Filter, id string) (Event, error)
 	// List returns up to limit events matching f, newest (highest Seq)
 	// first, with Seq < before when before > 0, skipping the first offset;
 	// and the exact number of events matching f (ignoring before, offset
-	// and limit), read from the same snapshot.
+	// and limit), read from the same snapshot. With f.AllTenants, the
+	// events of every tenant match.
 	List(ctx context.Context, f Filter, before int64, offset, limit int) ([]Event, int64, error)
 	// Head returns the Seq and Hash of the newest event, or 0 and nil for an
 	// empty log.
@@ -54,9 +56,11 @@ type Store interface {
 	// at a time: its memory must not grow with the range. It stops at the
 	// first error fn returns and returns that error.
 	ReadChain(ctx context.Context, from, to int64, fn func(ChainEntry) error) error
-	// Actions returns the distinct actions of tenant that start with prefix
-	// (compared lower-cased), most frequent first, with their counts.
-	Actions(ctx context.Context, tenant, prefix string, limit int) ([]ActionCount, error)
+	// Actions returns the distinct actions among the tenants that scope
+	// selects (as for Get) that start with prefix (compared lower-cased),
+	// most frequent first, with their counts (summed over the tenants);
+	// ties in order of the action.
+	Actions(ctx context.Context, scope Filter, prefix string, limit int) ([]ActionCount, error)
 	// Close releases the store. Calls after Close return ErrClosed.
 	Close() error
 }

@@ -52,6 +52,9 @@ const verifyChunk = 2048
 // the head Verify saw first. Chunks of the chain are checked in parallel,
 // one per CPU, a bounded number at a time.
 func (l *Logger) Verify(ctx context.Context, against ...Checkpoint) (VerifyReport, error) {
+	if l.denied != nil {
+		return VerifyReport{}, l.denied
+	}
 	if l.c.isClosed() {
 		return VerifyReport{}, fmt.Errorf("audit: verify: %w", ErrClosed)
 	}
