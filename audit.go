@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -251,11 +252,11 @@ func (l *Logger) Backup(ctx context.Context, path string) error {
 		return l.outOfScope("Backup of a view: the copy holds every tenant; only the logger that Open or New returned makes it")
 	}
 	if l.c.isClosed() {
-		return fmt.Errorf("audit: backup: %w", ErrClosed)
+		return opErr("backup", ErrClosed)
 	}
 	b, ok := l.c.store.(Backuper)
 	if !ok {
-		return fmt.Errorf("audit: backup: %w", ErrUnsupported)
+		return opErr("backup", ErrUnsupported)
 	}
 	return b.Backup(ctx, path)
 }
@@ -364,13 +365,13 @@ func (l *Logger) RecordTx(ctx context.Context, tx *sqlx.Tx, e Event) (Event, err
 	}
 	ts, ok := l.c.store.(TxStore)
 	if !ok {
-		return Event{}, fmt.Errorf("audit: record in transaction: %w", ErrUnsupported)
+		return Event{}, opErr("record in transaction", ErrUnsupported)
 	}
 	if tx == nil {
 		return Event{}, fmt.Errorf("audit: record in transaction: nil tx")
 	}
 	if l.c.isClosed() {
-		return Event{}, fmt.Errorf("audit: record in transaction: %w", ErrClosed)
+		return Event{}, opErr("record in transaction", ErrClosed)
 	}
 	e, err := l.prepare(e)
 	if err != nil {
@@ -421,7 +422,7 @@ func (c *core) submit(e Event) (Event, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return Event{}, fmt.Errorf("audit: record: %w", ErrClosed)
+		return Event{}, opErr("record", ErrClosed)
 	}
 	c.queue = append(c.queue, req)
 	lead := !c.leading
@@ -545,7 +546,7 @@ func (c *core) checkpointHead(force bool) {
 	}
 	seq, hash, err := c.store.Head(context.Background())
 	if err != nil {
-		c.opts.errorHandler(nil, fmt.Errorf("audit: checkpoint: %w", err))
+		c.opts.errorHandler(nil, opErr("checkpoint", err))
 		return
 	}
 	c.checkpointAfter(seq, hash, force)
@@ -563,7 +564,7 @@ func (l *Logger) lifecycle(ctx context.Context, action string, meta map[string]a
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	if err := bus.Publish(ctx, LifecycleTopic, e); err != nil {
-		l.c.opts.errorHandler(nil, fmt.Errorf("audit: publish %s: %w", action, err))
+		l.c.opts.errorHandler(nil, opErr(fmt.Sprintf("publish %s", action), err))
 	}
 }
 
@@ -888,3 +889,21 @@ func WithListenerWorkers(n int) Option {
 func WithErrorHandler(h func(m *Message, err error)) Option {
 	return func(o *options) { o.errorHandler = h }
 }
+
+// opError is the error of one operation of the package. Its text names the
+// package once, "audit: <op>: <cause>", whether or not the cause's own text
+// starts with "audit: " (as the sentinels' do); errors.Is and errors.As
+// see the cause.
+type opError struct {
+	op  string
+	err error
+}
+
+func (e *opError) Error() string {
+	return "audit: " + e.op + ": " + strings.TrimPrefix(e.err.Error(), "audit: ")
+}
+
+func (e *opError) Unwrap() error { return e.err }
+
+// opErr wraps err as the error of operation op.
+func opErr(op string, err error) error { return &opError{op: op, err: err} }

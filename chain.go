@@ -183,24 +183,24 @@ func DecodeCanonical(b []byte) (Event, error) {
 		d.err = errors.New("trailing bytes")
 	}
 	if d.err != nil {
-		return Event{}, fmt.Errorf("audit: canonical: %w", d.err)
+		return Event{}, opErr("canonical", d.err)
 	}
 	var c jsonChecker
 	if targets != "" {
 		if err := jsonForms[v].checkTargets(&c, targets); err != nil {
-			return Event{}, fmt.Errorf("audit: canonical: targets: %w", err)
+			return Event{}, opErr("canonical: targets", err)
 		}
 		if err := json.Unmarshal([]byte(targets), &e.Targets); err != nil {
-			return Event{}, fmt.Errorf("audit: canonical: targets: %w", err)
+			return Event{}, opErr("canonical: targets", err)
 		}
 	}
 	if meta != "" {
 		if err := jsonForms[v].checkMetadata(&c, meta); err != nil {
-			return Event{}, fmt.Errorf("audit: canonical: metadata: %w", err)
+			return Event{}, opErr("canonical: metadata", err)
 		}
 		m, err := decodeMetadata([]byte(meta))
 		if err != nil {
-			return Event{}, fmt.Errorf("audit: canonical: metadata: %w", err)
+			return Event{}, opErr("canonical: metadata", err)
 		}
 		e.Metadata = m
 	}

@@ -123,7 +123,7 @@ func (l *Logger) Checkpoint(ctx context.Context) (Checkpoint, error) {
 		return Checkpoint{}, l.denied
 	}
 	if l.c.isClosed() {
-		return Checkpoint{}, fmt.Errorf("audit: checkpoint: %w", ErrClosed)
+		return Checkpoint{}, opErr("checkpoint", ErrClosed)
 	}
 	seq, hash, err := l.c.store.Head(ctx)
 	if err != nil {
@@ -148,7 +148,7 @@ func (o *options) sign(cp Checkpoint) Checkpoint {
 func ReadCheckpoints(path string) ([]Checkpoint, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("audit: read checkpoints: %w", err)
+		return nil, opErr("read checkpoints", err)
 	}
 	var out []Checkpoint
 	for i, line := range strings.Split(string(raw), "\n") {
@@ -157,7 +157,7 @@ func ReadCheckpoints(path string) ([]Checkpoint, error) {
 		}
 		var cp Checkpoint
 		if err := cp.UnmarshalText([]byte(line)); err != nil {
-			return nil, fmt.Errorf("audit: read checkpoints: %s line %d: %w", path, i+1, err)
+			return nil, opErr(fmt.Sprintf("read checkpoints: %s line %d", path, i+1), err)
 		}
 		out = append(out, cp)
 	}
@@ -202,7 +202,7 @@ func (c *core) checkpointAfter(head int64, hash []byte, force bool) {
 		err = errors.Join(err, f.Close())
 	}
 	if err != nil {
-		c.opts.errorHandler(nil, fmt.Errorf("audit: write checkpoint: %w", err))
+		c.opts.errorHandler(nil, opErr("write checkpoint", err))
 		return
 	}
 	cp.lastSeq, cp.lastTime = head, time.Now()

@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -121,4 +122,73 @@ func containsErr(errs []error, target error) bool {
 		}
 	}
 	return false
+}
+
+// TestErrorsSayAuditOnce: the errors of every other kind (closed logger,
+// not found, bad queries and cursors, views out of scope, checkpoints,
+// backups, the bus) name the package once, and match their sentinel.
+func TestErrorsSayAuditOnce(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	l, path := setup(t)
+	e, err := l.Track(ctx, nil, "a.b", nil)
+	require.NoError(t, err)
+	p, err := l.Recent(ctx, audit.Query{PerPage: 1})
+	require.NoError(t, err)
+	_ = p
+	_, err = l.Track(ctx, nil, "a.c", nil)
+	require.NoError(t, err)
+	first, err := l.Recent(ctx, audit.Query{PerPage: 1})
+	require.NoError(t, err)
+	require.NotEmpty(t, first.Next)
+	acme := l.WithTenant("acme")
+	denied := acme.WithTenant("beta")
+	var bad audit.Checkpoint
+	type tcase struct {
+		name string
+		err  error
+		is   error
+	}
+	get := func(l *audit.Logger, id string) error { _, err := l.Get(ctx, id); return err }
+	recent := func(l *audit.Logger, q audit.Query) error { _, err := l.Recent(ctx, q); return err }
+	cases := []tcase{
+		{"not found", get(l, "nope"), audit.ErrNotFound},
+		{"not found in another tenant", get(acme, e.ID), audit.ErrNotFound},
+		{"negative page", recent(l, audit.Query{Page: -1}), audit.ErrInvalidQuery},
+		{"until before since", recent(l, audit.Query{Since: time.Now(), Until: time.Now().Add(-time.Hour)}), audit.ErrInvalidQuery},
+		{"malformed cursor", recent(l, audit.Query{After: "!!"}), audit.ErrInvalidCursor},
+		{"cursor of another query", recent(l, audit.Query{After: first.Next, Action: "a.b"}), audit.ErrInvalidCursor},
+		{"cursor of another view", recent(acme, audit.Query{PerPage: 1, After: first.Next}), audit.ErrInvalidCursor},
+		{"denied view", recent(denied, audit.Query{}), audit.ErrOutOfScope},
+		{"view closes", acme.Close(), audit.ErrOutOfScope},
+		{"view backs up", acme.Backup(ctx, path+".copy"), audit.ErrOutOfScope},
+		{"backup over a file", l.Backup(ctx, path), os.ErrExist},
+		{"checkpoint text", bad.UnmarshalText([]byte("nonsense")), audit.ErrInvalidCheckpoint},
+		{"bus publish", audit.NewBus().Publish(ctx, "", audit.Event{Action: "a.b"}), nil},
+	}
+	require.NoError(t, l.Close())
+	_, err = l.Track(ctx, nil, "a.b", nil)
+	cases = append(cases,
+		tcase{"track after close", err, audit.ErrClosed},
+		tcase{"get after close", get(l, e.ID), audit.ErrClosed},
+		tcase{"recent after close", recent(l, audit.Query{}), audit.ErrClosed},
+		tcase{"backup after close", l.Backup(ctx, path+".late"), audit.ErrClosed},
+	)
+	_, err = l.Actions(ctx, "", 5)
+	cases = append(cases, tcase{"actions after close", err, audit.ErrClosed})
+	_, err = l.Verify(ctx)
+	cases = append(cases, tcase{"verify after close", err, audit.ErrClosed})
+	_, err = l.Checkpoint(ctx)
+	cases = append(cases, tcase{"checkpoint after close", err, audit.ErrClosed})
+	_, err = l.Listen(ctx, audit.NewBus())
+	cases = append(cases, tcase{"listen after close", err, audit.ErrClosed})
+	for _, c := range cases {
+		require.Error(t, c.err, c.name)
+		msg := c.err.Error()
+		require.Equal(t, 1, strings.Count(msg, "audit:"), "%s: %s", c.name, msg)
+		require.True(t, strings.HasPrefix(msg, "audit: "), "%s: %s", c.name, msg)
+		if c.is != nil {
+			require.ErrorIs(t, c.err, c.is, c.name)
+		}
+	}
 }

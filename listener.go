@@ -155,7 +155,7 @@ func (b *Bus) Publish(ctx context.Context, topic string, e Event) error {
 	if len(targets) == 0 {
 		defer b.mu.Unlock()
 		if len(b.backlog) >= b.buffer {
-			return fmt.Errorf("audit: publish on %q: %w", topic, ErrBusFull)
+			return opErr(fmt.Sprintf("publish on %q", topic), ErrBusFull)
 		}
 		b.backlog = append(b.backlog, NewMessage(id, topic, e))
 		return nil
@@ -163,7 +163,7 @@ func (b *Bus) Publish(ctx context.Context, topic string, e Event) error {
 	b.mu.Unlock()
 	for _, s := range targets {
 		if err := s.push(ctx, NewMessage(id, topic, e)); err != nil {
-			return fmt.Errorf("audit: publish on %q: %w", topic, err)
+			return opErr(fmt.Sprintf("publish on %q", topic), err)
 		}
 	}
 	return nil
@@ -359,7 +359,7 @@ func (l *Logger) Listen(ctx context.Context, sub Subscriber, topics ...string) (
 		return nil, fmt.Errorf("audit: listen: nil subscriber")
 	}
 	if l.c.isClosed() {
-		return nil, fmt.Errorf("audit: listen: %w", ErrClosed)
+		return nil, opErr("listen", ErrClosed)
 	}
 	if len(topics) == 0 {
 		topics = []string{AllTopics}
@@ -384,7 +384,7 @@ func (l *Logger) Listen(ctx context.Context, sub Subscriber, topics ...string) (
 		ch, err := sub.Subscribe(lctx, topic)
 		if err != nil {
 			stop()
-			return nil, fmt.Errorf("audit: listen on %q: %w", topic, err)
+			return nil, opErr(fmt.Sprintf("listen on %q", topic), err)
 		}
 		feeding.Go(func() {
 			for m := range ch {
@@ -400,7 +400,7 @@ func (l *Logger) Listen(ctx context.Context, sub Subscriber, topics ...string) (
 	if !l.c.addListener(li) {
 		cancel()
 		li.wg.Wait()
-		return nil, fmt.Errorf("audit: listen: %w", ErrClosed)
+		return nil, opErr("listen", ErrClosed)
 	}
 	return li, nil
 }

@@ -91,10 +91,10 @@ func (l *Logger) Get(ctx context.Context, id string) (Event, error) {
 		return Event{}, l.denied
 	}
 	if l.c.isClosed() {
-		return Event{}, fmt.Errorf("audit: get: %w", ErrClosed)
+		return Event{}, opErr("get", ErrClosed)
 	}
 	if id == "" || !utf8.ValidString(id) || len(id) > MaxFieldBytes {
-		return Event{}, fmt.Errorf("audit: get %q: %w", id, ErrNotFound)
+		return Event{}, opErr(fmt.Sprintf("get %q", id), ErrNotFound)
 	}
 	return l.c.store.Get(ctx, l.scope(), id)
 }
@@ -133,7 +133,7 @@ func (l *Logger) page(ctx context.Context, q Query, defaultPer int) (Page, error
 		return Page{}, l.denied
 	}
 	if l.c.isClosed() {
-		return Page{}, fmt.Errorf("audit: query: %w", ErrClosed)
+		return Page{}, opErr("query", ErrClosed)
 	}
 	f, per, err := l.filter(q, defaultPer)
 	if err != nil {
@@ -388,13 +388,13 @@ func (r *row) event() (Event, error) {
 	}
 	if r.Targets.Valid {
 		if err := json.Unmarshal([]byte(r.Targets.String), &e.Targets); err != nil {
-			return Event{}, fmt.Errorf("audit: event %d: targets: %w", r.Seq, err)
+			return Event{}, opErr(fmt.Sprintf("event %d: targets", r.Seq), err)
 		}
 	}
 	if r.Metadata.Valid {
 		m, err := decodeMetadata([]byte(r.Metadata.String))
 		if err != nil {
-			return Event{}, fmt.Errorf("audit: event %d: metadata: %w", r.Seq, err)
+			return Event{}, opErr(fmt.Sprintf("event %d: metadata", r.Seq), err)
 		}
 		e.Metadata = m
 	}
@@ -431,9 +431,9 @@ func (s *SQLiteStore) Get(ctx context.Context, scope Filter, id string) (Event, 
 	e, err := scanEvent(s.readers.QueryRowxContext(ctx, query, args...))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return Event{}, fmt.Errorf("audit: get %q: %w", id, ErrNotFound)
+		return Event{}, opErr(fmt.Sprintf("get %q", id), ErrNotFound)
 	case err != nil:
-		return Event{}, fmt.Errorf("audit: get %q: %w", id, s.readErr(err))
+		return Event{}, opErr(fmt.Sprintf("get %q", id), s.readErr(err))
 	}
 	return e, nil
 }
@@ -456,20 +456,20 @@ const maxUnionActions = 64
 func (s *SQLiteStore) List(ctx context.Context, f Filter, before int64, offset, limit int) ([]Event, int64, error) {
 	tx, err := s.readers.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, 0, fmt.Errorf("audit: list: %w", s.readErr(err))
+		return nil, 0, opErr("list", s.readErr(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
 	if f.AllTenants {
 		events, total, err := listAllTenants(ctx, tx, f, before, offset, limit)
 		if err != nil {
-			return nil, 0, fmt.Errorf("audit: list: %w", s.readErr(err))
+			return nil, 0, opErr("list", s.readErr(err))
 		}
 		return events, total, nil
 	}
 	var actions []ActionCount
 	if f.Search != "" {
 		if actions, err = matchActions(ctx, tx, f.Tenant, f.Search, false, 0); err != nil {
-			return nil, 0, fmt.Errorf("audit: list: %w", s.readErr(err))
+			return nil, 0, opErr("list", s.readErr(err))
 		}
 		if f.Action != "" {
 			actions = keepAction(actions, f.Action)
@@ -480,11 +480,11 @@ func (s *SQLiteStore) List(ctx context.Context, f Filter, before int64, offset, 
 	}
 	events, err := listEvents(ctx, tx, f, actions, before, offset, limit)
 	if err != nil {
-		return nil, 0, fmt.Errorf("audit: list: %w", s.readErr(err))
+		return nil, 0, opErr("list", s.readErr(err))
 	}
 	total, err := countEvents(ctx, tx, f, actions)
 	if err != nil {
-		return nil, 0, fmt.Errorf("audit: count: %w", s.readErr(err))
+		return nil, 0, opErr("count", s.readErr(err))
 	}
 	return events, total, nil
 }

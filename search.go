@@ -51,7 +51,7 @@ func (l *Logger) Actions(ctx context.Context, prefix string, limit int) ([]Actio
 		return nil, l.denied
 	}
 	if l.c.isClosed() {
-		return nil, fmt.Errorf("audit: actions: %w", ErrClosed)
+		return nil, opErr("actions", ErrClosed)
 	}
 	if !utf8.ValidString(prefix) || len(prefix) > MaxFieldBytes {
 		return nil, fmt.Errorf("%w: prefix is not valid UTF-8 or too long", ErrInvalidQuery)
@@ -149,7 +149,7 @@ func (s *SQLiteStore) Actions(ctx context.Context, scope Filter, prefix string, 
 		all, err = matchActions(ctx, s.readers, scope.Tenant, prefix, true, limit)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("audit: actions: %w", s.readErr(err))
+		return nil, opErr("actions", s.readErr(err))
 	}
 	if all == nil {
 		all = []ActionCount{}

@@ -180,7 +180,7 @@ func OpenSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore
 		select {
 		case <-time.After(pause):
 		case <-ctx.Done():
-			return nil, fmt.Errorf("audit: open %s: %w", path, ctx.Err())
+			return nil, opErr(fmt.Sprintf("open %s", path), ctx.Err())
 		}
 	}
 }
@@ -198,7 +198,7 @@ func openSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore
 		// memory rather than spilling to temporary files.
 		"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-65536)")
 	if err != nil {
-		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+		return nil, opErr(fmt.Sprintf("open %s", path), err)
 	}
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
@@ -207,21 +207,21 @@ func openSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore
 	s, err := newSQLiteStore(ctx, writer, nil)
 	if err != nil {
 		_ = writer.Close()
-		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+		return nil, opErr(fmt.Sprintf("open %s", path), err)
 	}
 	s.writer, s.own = writer, true // Close closes it from now on
 	s.backupURI = uri + "?" + common
 	readers, err := sqlx.Open("sqlite", uri+"?mode=ro&"+common+"&_pragma=query_only(1)&_pragma=cache_size(-16384)")
 	if err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+		return nil, opErr(fmt.Sprintf("open %s", path), err)
 	}
 	s.readers = readers
 	readers.SetMaxOpenConns(o.Readers)
 	readers.SetMaxIdleConns(o.Readers)
 	if err := readers.PingContext(ctx); err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("audit: open %s: readers: %w", path, classify(err))
+		return nil, opErr(fmt.Sprintf("open %s: readers", path), classify(err))
 	}
 	if o.MaxBytes > 0 {
 		if err := s.SetMaxBytes(ctx, o.MaxBytes); err != nil {
@@ -247,7 +247,7 @@ func NewSQLiteStore(ctx context.Context, db *sqlx.DB) (*SQLiteStore, error) {
 	}
 	s, err := newSQLiteStore(ctx, db, db)
 	if err != nil {
-		return nil, fmt.Errorf("audit: new SQLite store: %w", err)
+		return nil, opErr("new SQLite store", err)
 	}
 	return s, nil
 }
@@ -286,18 +286,18 @@ func (s *SQLiteStore) SetMaxBytes(ctx context.Context, n int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return fmt.Errorf("audit: set max bytes: %w", ErrClosed)
+		return opErr("set max bytes", ErrClosed)
 	}
 	pages := int64(1<<31 - 2) // SQLite's largest
 	if n > 0 {
 		var size int64
 		if err := s.wconn.GetContext(ctx, &size, `PRAGMA page_size`); err != nil {
-			return fmt.Errorf("audit: set max bytes: %w", classify(err))
+			return opErr("set max bytes", classify(err))
 		}
 		pages = max(1, n/size)
 	}
 	if _, err := s.wconn.ExecContext(ctx, `PRAGMA max_page_count = `+strconv.FormatInt(pages, 10)); err != nil {
-		return fmt.Errorf("audit: set max bytes: %w", classify(err))
+		return opErr("set max bytes", classify(err))
 	}
 	return nil
 }
@@ -469,10 +469,10 @@ func (s *SQLiteStore) Append(ctx context.Context, events []Event) (res []AppendR
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, fmt.Errorf("audit: append: %w", ErrClosed)
+		return nil, opErr("append", ErrClosed)
 	}
 	if _, err := s.begin.ExecContext(ctx); err != nil {
-		return nil, fmt.Errorf("audit: append: begin: %w", classify(err))
+		return nil, opErr("append: begin", classify(err))
 	}
 	res, err = s.stmts.append(ctx, events)
 	if err == nil {
@@ -482,7 +482,7 @@ func (s *SQLiteStore) Append(ctx context.Context, events []Event) (res []AppendR
 	}
 	if err != nil {
 		_, _ = s.rollback.ExecContext(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("audit: append: %w", err)
+		return nil, opErr("append", err)
 	}
 	return res, nil
 }
@@ -492,16 +492,16 @@ func (s *SQLiteStore) AppendTx(ctx context.Context, tx *sqlx.Tx, events []Event)
 	// Take the write lock before reading the head, so that a deferred
 	// transaction does not read a head that another writer then moves.
 	if _, err := tx.ExecContext(ctx, `UPDATE audit_counts SET n = n WHERE 0`); err != nil {
-		return nil, fmt.Errorf("audit: append in transaction: %w", classify(err))
+		return nil, opErr("append in transaction", classify(err))
 	}
 	w, err := prepareWrite(ctx, tx)
 	if err != nil {
-		return nil, fmt.Errorf("audit: append in transaction: %w", err)
+		return nil, opErr("append in transaction", err)
 	}
 	defer w.close()
 	res, err := w.append(ctx, events)
 	if err != nil {
-		return nil, fmt.Errorf("audit: append in transaction: %w", err)
+		return nil, opErr("append in transaction", err)
 	}
 	return res, nil
 }
@@ -602,7 +602,7 @@ func (w *writeStmts) append(ctx context.Context, events []Event) ([]AppendResult
 				if err = classify(err); !isConstraint(err) {
 					return nil, fmt.Errorf("insert: %w", err)
 				}
-				err = fmt.Errorf("audit: insert: %w", err)
+				err = opErr("insert", err)
 			}
 		}
 		if err != nil {
@@ -770,7 +770,7 @@ func (s *SQLiteStore) Head(ctx context.Context) (int64, []byte, error) {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, nil, nil
 	case err != nil:
-		return 0, nil, fmt.Errorf("audit: head: %w", s.readErr(err))
+		return 0, nil, opErr("head", s.readErr(err))
 	}
 	return seq, hash, nil
 }
@@ -784,7 +784,7 @@ const sqlReadChain = `SELECT ` + chainColumns + ` FROM audit_events WHERE seq BE
 func (s *SQLiteStore) ReadChain(ctx context.Context, from, to int64, fn func(ChainEntry) error) error {
 	conn, err := s.readers.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("audit: read chain: %w", s.readErr(err))
+		return opErr("read chain", s.readErr(err))
 	}
 	defer conn.Close()
 	var fnErr error
@@ -818,7 +818,7 @@ func (s *SQLiteStore) ReadChain(ctx context.Context, from, to int64, fn func(Cha
 	case fnErr != nil:
 		return fnErr
 	case err != nil:
-		return fmt.Errorf("audit: read chain: %w", s.readErr(err))
+		return opErr("read chain", s.readErr(err))
 	}
 	return nil
 }
@@ -846,12 +846,12 @@ const (
 func (s *SQLiteStore) CheckDerived(ctx context.Context) (string, error) {
 	tx, err := s.readers.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return "", fmt.Errorf("audit: check derived tables: %w", s.readErr(err))
+		return "", opErr("check derived tables", s.readErr(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
 	problem, err := checkDerived(ctx, tx)
 	if err != nil {
-		return "", fmt.Errorf("audit: check derived tables: %w", s.readErr(err))
+		return "", opErr("check derived tables", s.readErr(err))
 	}
 	return problem, nil
 }
@@ -1011,18 +1011,18 @@ func (s *SQLiteStore) Backup(ctx context.Context, path string) (err error) {
 		return fmt.Errorf("audit: backup: empty path")
 	}
 	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("audit: backup to %s: %w", path, os.ErrExist)
+		return opErr(fmt.Sprintf("backup to %s", path), os.ErrExist)
 	}
 	dir := filepath.Dir(path)
 	tmpFile, err := os.CreateTemp(dir, filepath.Base(path)+".partial-*")
 	if err != nil {
-		return fmt.Errorf("audit: backup: %w", err)
+		return opErr("backup", err)
 	}
 	tmp := tmpFile.Name()
 	_ = tmpFile.Close()
 	// VACUUM INTO wants a new or empty file.
 	if err := os.Remove(tmp); err != nil {
-		return fmt.Errorf("audit: backup: %w", err)
+		return opErr("backup", err)
 	}
 	defer os.Remove(tmp) //nolint:errcheck // gone once linked
 	db := s.readers
@@ -1030,22 +1030,22 @@ func (s *SQLiteStore) Backup(ctx context.Context, path string) (err error) {
 		// The store's readers are read-only connections, which SQLite
 		// does not let run VACUUM INTO: one plain connection for the copy.
 		if db, err = sqlx.Open("sqlite", s.backupURI); err != nil {
-			return fmt.Errorf("audit: backup: %w", err)
+			return opErr("backup", err)
 		}
 		defer db.Close()
 	}
 	_, err = db.ExecContext(ctx, `VACUUM main INTO ?`, tmp)
 	if err != nil {
-		return fmt.Errorf("audit: backup: %w", s.readErr(err))
+		return opErr("backup", s.readErr(err))
 	}
 	if err := syncFile(tmp); err != nil {
-		return fmt.Errorf("audit: backup: %w", err)
+		return opErr("backup", err)
 	}
 	if err := os.Link(tmp, path); err != nil {
-		return fmt.Errorf("audit: backup: %w", err)
+		return opErr("backup", err)
 	}
 	if err := syncFile(dir); err != nil {
-		return fmt.Errorf("audit: backup: %w", err)
+		return opErr("backup", err)
 	}
 	return nil
 }

@@ -56,7 +56,7 @@ func (l *Logger) Verify(ctx context.Context, against ...Checkpoint) (VerifyRepor
 		return VerifyReport{}, l.denied
 	}
 	if l.c.isClosed() {
-		return VerifyReport{}, fmt.Errorf("audit: verify: %w", ErrClosed)
+		return VerifyReport{}, opErr("verify", ErrClosed)
 	}
 	for _, cp := range against {
 		if err := cp.verifySignature(l.c.opts.checkpointPub); err != nil {
@@ -159,7 +159,7 @@ func (l *Logger) verifyChain(ctx context.Context, head, stored int64, pins map[i
 		prev, version = r.lastHash, r.lastVersion
 	}
 	if err := ctx.Err(); err != nil {
-		return VerifyReport{}, fmt.Errorf("audit: verify: %w", err)
+		return VerifyReport{}, opErr("verify", err)
 	}
 	rep.OK = true
 	return rep, nil
