@@ -17,8 +17,11 @@
 // commits everything queued in one IMMEDIATE transaction and then hands each
 // caller its result. Validation happens before the queue, so one invalid event
 // never fails its neighbours; an error of the transaction reaches every
-// caller of that batch and nothing of it is stored. TrackTx and RecordTx
-// write inside the caller's own transaction instead.
+// caller of that batch and nothing of it is stored. A cancelled context
+// never withdraws an accepted event (the action happened); WithWriteTimeout
+// bounds the wait instead. Events are capped in size (WithMaxEventBytes,
+// WithMaxMetadataBytes) with work in proportion to the cap. TrackTx and
+// RecordTx write inside the caller's own transaction instead.
 //
 // Actors, resources and targets are Refs. Track accepts an untyped nil (the
 // system), a Ref, a type with an AuditRef method, or any struct with an
@@ -57,11 +60,14 @@
 // # Integrity
 //
 // Every event carries a SHA-256 hash chained to the previous one over a
-// versioned canonical encoding (see Canonical). Verify walks the chain and
-// names the first event that was changed, removed, forged or reordered;
-// Checkpoint pins the head (signed with Ed25519 when configured) so that a
-// truncated or rewritten tail is caught too. See SECURITY.md for exactly
-// what is and is not guaranteed.
+// versioned canonical encoding (see Canonical), and has one valid stored
+// form: storage classes and canonical JSON included. Verify walks the chain
+// and names the first event that was changed (in value or storage class),
+// removed, forged, reordered or re-laid out, and recounts the totals and the
+// typeahead catalogue; Checkpoint pins the head (signed with Ed25519 when
+// configured) so that a truncated or rewritten tail is caught too. Backup
+// copies the log while writers run. See SECURITY.md for exactly what is and
+// is not guaranteed.
 //
 // # Listening
 //
