@@ -425,3 +425,39 @@ func TestCanonicalEncoding(t *testing.T) {
 	_, err = audit.DecodeCanonical(append(b, 0))
 	require.Error(t, err)
 }
+
+// TestVerifyCatchesEveryStorageClassChange casts every column of one row to
+// every storage class. Whenever the row as stored changed (its storage
+// class or its value, as the shell's typeof and quote see it), Verify
+// fails at that row's seq; when the cast changed nothing (SQLite's column
+// affinity turned it back), Verify passes.
+func TestVerifyCatchesEveryStorageClassChange(t *testing.T) {
+	t.Parallel()
+	sqlite3Shell(t)
+	for _, col := range audit.ChainColumns[1:] {
+		for _, expr := range []string{"CAST(%s AS BLOB)", "CAST(%s AS TEXT)", "CAST(%s AS INTEGER)", "CAST(%s AS REAL)", "NULL", "%s || ''"} {
+			set := strings.ReplaceAll(expr, "%s", col)
+			t.Run(col+"="+set, func(t *testing.T) {
+				t.Parallel()
+				path := chainLog(t, 8)
+				const seq = 5
+				look := fmt.Sprintf(`SELECT typeof(%s) || ':' || quote(%s) FROM audit_events WHERE seq = %d`, col, col, seq)
+				before := shell(t, path, look)
+				out, err := exec.CommandContext(t.Context(), sqlite3Shell(t), "-bail", path,
+					dropTriggers+fmt.Sprintf(`UPDATE audit_events SET %s = %s WHERE seq = %d`, col, set, seq)).CombinedOutput()
+				if err != nil {
+					require.Contains(t, string(out), "NOT NULL constraint failed", set)
+					return
+				}
+				after := shell(t, path, look)
+				rep := verify(t, path)
+				if before == after {
+					require.True(t, rep.OK, "%s changed nothing (%s) but: %s", set, after, rep.Reason)
+					return
+				}
+				require.False(t, rep.OK, "%s: %s -> %s", set, before, after)
+				require.Equal(t, int64(seq), rep.FirstBad, "%s: %s -> %s: %s", set, before, after, rep.Reason)
+			})
+		}
+	}
+}
