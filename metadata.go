@@ -1,0 +1,249 @@
+package audit
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"unicode/utf8"
+)
+
+// MaxMetadataDepth is the deepest nesting of objects and arrays that
+// metadata may have.
+const MaxMetadataDepth = 64
+
+// encodeMetadata returns the canonical JSON stored for m, secrets redacted,
+// and its decoded form (what reads return), or nil when m is empty. It
+// refuses, with work bounded by the metadata cap rather than by m, metadata
+// that is too large or too deep, and invalid UTF-8 from any source (a
+// string at any depth, a map key, what a json.Marshaler or
+// encoding.TextMarshaler writes), which encoding/json would quietly replace
+// with U+FFFD.
+func (o *options) encodeMetadata(m map[string]any) ([]byte, map[string]any, error) {
+	if len(m) == 0 {
+		return nil, nil, nil
+	}
+	invalid := func(err error) ([]byte, map[string]any, error) {
+		return nil, nil, fmt.Errorf("%w: metadata: %w", ErrInvalidEvent, err)
+	}
+	// Walk m first with a budget in proportion to the cap: encoding/json
+	// builds its whole output before anyone could stop it.
+	w := metaWalker{budget: 2*o.maxMetadata + 1024, limit: o.maxMetadata}
+	if err := w.walk(reflect.ValueOf(m), 0); err != nil {
+		return invalid(err)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return invalid(fmt.Errorf("cannot be encoded as JSON: %w", err))
+	}
+	raw := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if !utf8.Valid(raw) || hasReplacementEscape(raw) {
+		return invalid(errors.New("holds invalid UTF-8 (from a json.Marshaler, an encoding.TextMarshaler or a string)"))
+	}
+	var tree map[string]any
+	if err := unmarshalNumber(raw, &tree); err != nil {
+		return invalid(err)
+	}
+	if len(o.redactKeys) > 0 {
+		redact(tree, o.redactKeys)
+	}
+	out, err := formV2.appendValue(nil, tree, 0)
+	if err != nil {
+		return invalid(err)
+	}
+	if len(out) > o.maxMetadata {
+		return invalid(fmt.Errorf("%d bytes encoded, more than %d", len(out), o.maxMetadata))
+	}
+	if len(tree) == 0 {
+		return nil, nil, nil
+	}
+	return out, tree, nil
+}
+
+// hasReplacementEscape reports whether JSON text holds the escape \ufffd,
+// which encoding/json writes for invalid UTF-8 (and which the canonical
+// form never uses: it writes U+FFFD itself).
+func hasReplacementEscape(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if i+5 < len(raw) && raw[i+1] == 'u' && string(raw[i+2:i+6]) == "fffd" {
+			return true
+		}
+		i++ // the escaped character
+	}
+	return false
+}
+
+// decodeMetadata decodes stored metadata JSON.
+func decodeMetadata(raw []byte) (map[string]any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var m map[string]any
+	if err := unmarshalNumber(raw, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func unmarshalNumber(raw []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("bytes after the JSON value")
+	}
+	return nil
+}
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// metaWalker visits metadata before it is encoded, as encoding/json will,
+// spending budget on every value it visits (and on the bytes of strings,
+// keys and marshalers' output), so that it stops after work in proportion
+// to the budget however the value is built (shared sub-maps whose encoding
+// doubles per level, cycles, huge maps); and it refuses nesting deeper
+// than MaxMetadataDepth and invalid UTF-8.
+type metaWalker struct {
+	budget int
+	limit  int // the cap, for the message
+}
+
+func (w *metaWalker) spend(n int) error {
+	if w.budget -= n; w.budget < 0 {
+		return fmt.Errorf("is more than %d bytes encoded", w.limit)
+	}
+	return nil
+}
+
+func (w *metaWalker) walk(v reflect.Value, depth int) error {
+	if err := w.spend(1); err != nil {
+		return err
+	}
+	if !v.IsValid() {
+		return nil
+	}
+	if (v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface) && v.IsNil() {
+		return nil
+	}
+	if out, ok, err := marshaled(v); ok {
+		if err != nil {
+			return fmt.Errorf("a %s cannot be encoded: %w", v.Type(), err)
+		}
+		if !utf8.Valid(out) {
+			return fmt.Errorf("a %s encodes to invalid UTF-8", v.Type())
+		}
+		return w.spend(len(out))
+	}
+	deeper := func() error {
+		if depth+1 > MaxMetadataDepth {
+			return fmt.Errorf("is nested deeper than %d levels", MaxMetadataDepth)
+		}
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.String:
+		if !utf8.ValidString(v.String()) {
+			return fmt.Errorf("a string at depth %d is not valid UTF-8", depth)
+		}
+		return w.spend(len(v.String()))
+	case reflect.Interface, reflect.Pointer:
+		return w.walk(v.Elem(), depth)
+	case reflect.Map:
+		if err := deeper(); err != nil {
+			return err
+		}
+		it := v.MapRange()
+		for it.Next() {
+			k := it.Key()
+			if k.Kind() == reflect.String {
+				if !utf8.ValidString(k.String()) {
+					return fmt.Errorf("a key at depth %d is not valid UTF-8", depth+1)
+				}
+				if err := w.spend(len(k.String())); err != nil {
+					return err
+				}
+			} else if out, ok, err := marshaled(k); ok {
+				if err != nil {
+					return fmt.Errorf("a key of type %s cannot be encoded: %w", k.Type(), err)
+				}
+				if !utf8.Valid(out) {
+					return fmt.Errorf("a key of type %s encodes to invalid UTF-8", k.Type())
+				}
+				if err := w.spend(len(out)); err != nil {
+					return err
+				}
+			}
+			if err := w.walk(it.Value(), depth+1); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 && v.Kind() == reflect.Slice {
+			return w.spend(v.Len() * 4 / 3) // base64
+		}
+		if err := deeper(); err != nil {
+			return err
+		}
+		for i := range v.Len() {
+			if err := w.walk(v.Index(i), depth+1); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		if err := deeper(); err != nil {
+			return err
+		}
+		t := v.Type()
+		for i := range v.NumField() {
+			f := t.Field(i)
+			if (!f.IsExported() && !f.Anonymous) || f.Tag.Get("json") == "-" {
+				continue
+			}
+			if err := w.spend(len(f.Name)); err != nil {
+				return err
+			}
+			if err := w.walk(v.Field(i), depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// marshaled calls v's MarshalJSON or MarshalText, as encoding/json would
+// (on the value, or on its address when it is addressable); ok is false
+// when v has neither.
+func marshaled(v reflect.Value) (out []byte, ok bool, err error) {
+	call := func(x reflect.Value) ([]byte, bool, error) {
+		if x.Type().Implements(jsonMarshaler) {
+			out, err := x.Interface().(json.Marshaler).MarshalJSON()
+			return out, true, err
+		}
+		if x.Type().Implements(textMarshaler) {
+			out, err := x.Interface().(encoding.TextMarshaler).MarshalText()
+			return out, true, err
+		}
+		return nil, false, nil
+	}
+	if v.Kind() != reflect.Interface {
+		if out, ok, err := call(v); ok {
+			return out, ok, err
+		}
+		if v.CanAddr() {
+			return call(v.Addr())
+		}
+	}
+	return nil, false, nil
+}
