@@ -128,7 +128,6 @@ func (l *Logger) verifyChain(ctx context.Context, head, stored int64, pins map[i
 
 	rep := VerifyReport{}
 	prev := genesisHash
-	version := chainV1
 	for ch := range pending {
 		r := <-ch
 		if r.err != nil {
@@ -136,10 +135,6 @@ func (l *Logger) verifyChain(ctx context.Context, head, stored int64, pins map[i
 		}
 		if r.firstPrev != nil && !bytes.Equal(r.firstPrev, prev) {
 			rep.FirstBad, rep.Reason = r.from, fmt.Sprintf("broken link: prev_hash does not match the hash of seq %d", r.from-1)
-			return rep, nil
-		}
-		if r.checked > 0 && r.firstVersion < version {
-			rep.FirstBad, rep.Reason = r.from, fmt.Sprintf("altered: hash_version %d after version %d", r.firstVersion, version)
 			return rep, nil
 		}
 		rep.Checked += r.checked
@@ -156,7 +151,7 @@ func (l *Logger) verifyChain(ctx context.Context, head, stored int64, pins map[i
 			}
 			return rep, nil
 		}
-		prev, version = r.lastHash, r.lastVersion
+		prev = r.lastHash
 	}
 	if err := ctx.Err(); err != nil {
 		return VerifyReport{}, opErr("verify", err)
@@ -171,14 +166,13 @@ var errStopChain = errors.New("audit: stop reading the chain")
 // chunkResult is what Verify learns from the events from..to on their own;
 // the link between chunks is checked in order afterwards.
 type chunkResult struct {
-	from                      int64
-	firstPrev                 []byte // prev_hash of the event at from, if it is there
-	lastHash                  []byte // hash of the last event checked
-	firstVersion, lastVersion int    // hash versions of the first and last events checked
-	checked                   int64
-	bad                       int64
-	reason                    string
-	err                       error
+	from      int64
+	firstPrev []byte // prev_hash of the event at from, if it is there
+	lastHash  []byte // hash of the last event checked
+	checked   int64
+	bad       int64
+	reason    string
+	err       error
 }
 
 func (l *Logger) verifyRange(ctx context.Context, from, to int64, pins map[int64][]byte) (r chunkResult) {
@@ -201,11 +195,8 @@ func (l *Logger) verifyRange(ctx context.Context, from, to int64, pins map[int64
 			return bad(e.Seq, "malformed: %v", err)
 		case want == from:
 			r.firstPrev = bytes.Clone(row.prevHash)
-			r.firstVersion = row.version
 		case !bytes.Equal(row.prevHash, last[:]):
 			return bad(e.Seq, "broken link: prev_hash does not match the hash of seq %d", e.Seq-1)
-		case row.version < r.lastVersion:
-			return bad(e.Seq, "altered: hash_version %d after version %d", row.version, r.lastVersion)
 		}
 		sum := chainSum(&buf, row.version, row.prevHash, *e, row.targets, row.meta)
 		if !bytes.Equal(sum[:], row.hash) {
@@ -215,7 +206,6 @@ func (l *Logger) verifyRange(ctx context.Context, from, to int64, pins map[int64
 			return bad(e.Seq, "rewritten: seq %d no longer has the hash its checkpoint holds", e.Seq)
 		}
 		r.checked++
-		r.lastVersion = row.version
 		last = sum
 		want++
 		return nil
