@@ -12,6 +12,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
+	"github.com/trailkit/audit/internal/sqlcore"
 )
 
 // writeV1File writes events into a new file the way the library did before
@@ -81,7 +82,7 @@ func writeV1File(t *testing.T, path string, events []Event) {
 			_, err = db.ExecContext(ctx, `INSERT INTO audit_counts VALUES (?, ?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1`, e.Tenant, kv[0], kv[1])
 			require.NoError(t, err)
 		}
-		for seg, term := range actionTerms(e.Action) {
+		for seg, term := range sqlcore.ActionTerms(e.Action) {
 			_, err = db.ExecContext(ctx, `INSERT OR IGNORE INTO audit_action_terms VALUES (?, ?, ?, ?)`, e.Tenant, term, e.Action, seg)
 			require.NoError(t, err)
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/trailkit/audit/internal/sqlcore"
 )
 
 // Fuzz targets. Each runs its seeds (f.Add and testdata/fuzz) as part of go
@@ -22,7 +24,7 @@ func FuzzCursor(f *testing.F) {
 	f.Add("AQAAAAAAAAAAAgI", "acme", "user.login", 5, int64(100), 3)
 	f.Add("not a cursor", "t", "a", 1000, int64(1<<62), 1<<40)
 	f.Fuzz(func(t *testing.T, cursor, tenant, action string, per int, before int64, page int) {
-		bind := Filter{Tenant: tenant, Action: action}.binding(viewTenant, per)
+		bind := binding(Filter{Tenant: tenant, Action: action}, viewTenant, per)
 		if seq, pg, err := decodeCursor(cursor, bind); err == nil {
 			if seq < 2 || pg < 2 {
 				t.Fatalf("decoded out-of-range cursor: seq %d page %d", seq, pg)
@@ -44,12 +46,12 @@ func FuzzCursor(f *testing.F) {
 		if err != nil || seq != before || pg != page {
 			t.Fatalf("round trip: %d %d -> %q -> %d %d %v", before, page, c, seq, pg, err)
 		}
-		other := Filter{Tenant: tenant + "x", Action: action}.binding(viewTenant, per)
+		other := binding(Filter{Tenant: tenant + "x", Action: action}, viewTenant, per)
 		if _, _, err := decodeCursor(c, other); !errors.Is(err, ErrInvalidCursor) {
 			t.Fatalf("cursor accepted by another tenant")
 		}
 		for _, view := range []viewKind{viewRoot, viewAll} {
-			if _, _, err := decodeCursor(c, Filter{Tenant: tenant, Action: action}.binding(view, per)); !errors.Is(err, ErrInvalidCursor) {
+			if _, _, err := decodeCursor(c, binding(Filter{Tenant: tenant, Action: action}, view, per)); !errors.Is(err, ErrInvalidCursor) {
 				t.Fatalf("cursor accepted by another view")
 			}
 		}
@@ -250,7 +252,7 @@ func FuzzAction(f *testing.F) {
 			}
 		}
 		lower := strings.ToLower(s)
-		terms := actionTerms(s)
+		terms := sqlcore.ActionTerms(s)
 		if len(terms) == 0 || terms[0] != lower {
 			t.Fatalf("first term of %q is %q", s, terms)
 		}
@@ -259,7 +261,7 @@ func FuzzAction(f *testing.F) {
 				t.Fatalf("term %q is not a suffix of %q", term, lower)
 			}
 			// Every term matches the action by its own prefix.
-			if up, ok := prefixEnd(term); ok && !(term < up) {
+			if up, ok := sqlcore.PrefixEnd(term); ok && !(term < up) {
 				t.Fatalf("range end %q not after %q", up, term)
 			}
 		}

@@ -3,17 +3,14 @@ package audit
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/jmoiron/sqlx"
+	"github.com/trailkit/audit/internal/sqlcore"
 )
 
 // Page sizes.
@@ -70,19 +67,10 @@ type Page struct {
 	Next string `json:"next,omitempty"`
 }
 
-// Filter is a validated query as a Store sees it.
-type Filter struct {
-	// Tenant is the one tenant whose events match, unless AllTenants.
-	Tenant string
-	// AllTenants matches the events of every tenant; Tenant is then "".
-	AllTenants bool
-	// Exact filters; empty means any.
-	Action, ActorID, ResourceType, ResourceID string
-	// Since (inclusive) and Until (exclusive) bound OccurredAt when not zero.
-	Since, Until time.Time
-	// Search is the lower-cased typeahead term (see Logger.Search).
-	Search string
-}
+// Filter is a validated query as a Store sees it: the scope (one tenant,
+// or every tenant) and the conditions of a Query, with times clamped to
+// what an event can hold and the search term lower-cased.
+type Filter = sqlcore.Filter
 
 // Get returns the event with id in the logger's tenant (in any tenant on
 // the AllTenants view), or an error wrapping ErrNotFound.
@@ -139,7 +127,7 @@ func (l *Logger) page(ctx context.Context, q Query, defaultPer int) (Page, error
 	if err != nil {
 		return Page{}, err
 	}
-	bind := f.binding(l.view, per)
+	bind := binding(f, l.view, per)
 	var before int64
 	pageNo, offset := 1, 0
 	switch {
@@ -253,7 +241,7 @@ func timeRange(since, until time.Time) (time.Time, time.Time) {
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // binding identifies the query, tenant and view a cursor belongs to.
-func (f Filter) binding(view viewKind, per int) [8]byte {
+func binding(f Filter, view viewKind, per int) [8]byte {
 	h := sha256.New()
 	all := byte(0)
 	if f.AllTenants {
@@ -323,327 +311,4 @@ func decodeCursor(s string, bind [8]byte) (before int64, page int, err error) {
 		return 0, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
 	}
 	return int64(seq), int(pg), nil
-}
-
-// The columns of an event, in the order scanEvent reads them.
-const eventColumns = `seq, id, tenant, action, actor_type, actor_id, actor_name,
-	resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key,
-	occurred_at, recorded_at, prev_hash, hash`
-
-// row is an event as stored.
-type row struct {
-	Seq                                    int64
-	ID, Tenant, Action                     string
-	ActorType, ActorID, ActorName          string
-	ResourceType, ResourceID, ResourceName string
-	Targets                                sql.NullString
-	Outcome                                string
-	Metadata, IdempotencyKey               sql.NullString
-	OccurredAt, RecordedAt                 int64
-	PrevHash, Hash                         []byte
-}
-
-func (r *row) dest() []any {
-	return []any{&r.Seq, &r.ID, &r.Tenant, &r.Action, &r.ActorType, &r.ActorID, &r.ActorName,
-		&r.ResourceType, &r.ResourceID, &r.ResourceName, &r.Targets, &r.Outcome, &r.Metadata,
-		&r.IdempotencyKey, &r.OccurredAt, &r.RecordedAt, &r.PrevHash, &r.Hash}
-}
-
-func (r *row) args() []any {
-	return []any{r.Seq, r.ID, r.Tenant, r.Action, r.ActorType, r.ActorID, r.ActorName,
-		r.ResourceType, r.ResourceID, r.ResourceName, r.Targets, r.Outcome, r.Metadata,
-		r.IdempotencyKey, r.OccurredAt, r.RecordedAt, r.PrevHash, r.Hash}
-}
-
-// toRow maps e to its columns; targets and meta are its canonical JSON.
-func toRow(e Event, targets, meta []byte) row {
-	r := row{
-		Seq: e.Seq, ID: e.ID, Tenant: e.Tenant, Action: e.Action,
-		ActorType: e.Actor.Type, ActorID: e.Actor.ID, ActorName: e.Actor.Name,
-		ResourceType: e.Resource.Type, ResourceID: e.Resource.ID, ResourceName: e.Resource.Name,
-		Outcome: e.Outcome, OccurredAt: e.OccurredAt.UnixNano(), RecordedAt: e.RecordedAt.UnixNano(),
-		PrevHash: e.PrevHash, Hash: e.Hash,
-	}
-	if len(targets) > 0 {
-		r.Targets = sql.NullString{String: string(targets), Valid: true}
-	}
-	if len(meta) > 0 {
-		r.Metadata = sql.NullString{String: string(meta), Valid: true}
-	}
-	if e.IdempotencyKey != "" {
-		r.IdempotencyKey = sql.NullString{String: e.IdempotencyKey, Valid: true}
-	}
-	return r
-}
-
-func (r *row) event() (Event, error) {
-	e := Event{
-		Seq: r.Seq, ID: r.ID, Tenant: r.Tenant, Action: r.Action,
-		Actor:      Ref{Type: r.ActorType, ID: r.ActorID, Name: r.ActorName},
-		Resource:   Ref{Type: r.ResourceType, ID: r.ResourceID, Name: r.ResourceName},
-		Outcome:    r.Outcome,
-		OccurredAt: time.Unix(0, r.OccurredAt).UTC(),
-		RecordedAt: time.Unix(0, r.RecordedAt).UTC(),
-		PrevHash:   r.PrevHash, Hash: r.Hash,
-	}
-	if r.Targets.Valid {
-		if err := json.Unmarshal([]byte(r.Targets.String), &e.Targets); err != nil {
-			return Event{}, opErr(fmt.Sprintf("event %d: targets", r.Seq), err)
-		}
-	}
-	if r.Metadata.Valid {
-		m, err := decodeMetadata([]byte(r.Metadata.String))
-		if err != nil {
-			return Event{}, opErr(fmt.Sprintf("event %d: metadata", r.Seq), err)
-		}
-		e.Metadata = m
-	}
-	if r.IdempotencyKey.Valid {
-		e.IdempotencyKey = r.IdempotencyKey.String
-	}
-	return e, nil
-}
-
-type rowScanner interface{ Scan(dest ...any) error }
-
-func scanEvent(s rowScanner) (Event, error) {
-	var r row
-	if err := s.Scan(r.dest()...); err != nil {
-		return Event{}, err
-	}
-	return r.event()
-}
-
-// sqlGet looks the id up in its index; "+tenant" keeps the planner from
-// preferring the tenant index, which would scan the tenant. sqlGetAny is
-// the same in every tenant.
-const (
-	sqlGet    = `SELECT ` + eventColumns + ` FROM audit_events WHERE id = ? AND +tenant = ?`
-	sqlGetAny = `SELECT ` + eventColumns + ` FROM audit_events WHERE id = ?`
-)
-
-// Get implements Store.
-func (s *SQLiteStore) Get(ctx context.Context, scope Filter, id string) (Event, error) {
-	query, args := sqlGet, []any{id, scope.Tenant}
-	if scope.AllTenants {
-		query, args = sqlGetAny, args[:1]
-	}
-	e, err := scanEvent(s.readers.QueryRowxContext(ctx, query, args...))
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return Event{}, opErr(fmt.Sprintf("get %q", id), ErrNotFound)
-	case err != nil:
-		return Event{}, opErr(fmt.Sprintf("get %q", id), s.readErr(err))
-	}
-	return e, nil
-}
-
-// readErr translates errors of a closed store.
-func (s *SQLiteStore) readErr(err error) error {
-	if errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "database is closed") {
-		return fmt.Errorf("%w: %w", ErrClosed, err)
-	}
-	return classify(err)
-}
-
-// maxUnionActions is how many matched actions a Search page merges one by
-// one (each from its own index range); past that it scans the log by Seq,
-// where so many matching actions make matches dense.
-const maxUnionActions = 64
-
-// List implements Store: the page and its total are read in one read
-// transaction, so they agree.
-func (s *SQLiteStore) List(ctx context.Context, f Filter, before int64, offset, limit int) ([]Event, int64, error) {
-	tx, err := s.readers.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, 0, opErr("list", s.readErr(err))
-	}
-	defer tx.Rollback() //nolint:errcheck // read-only
-	if f.AllTenants {
-		events, total, err := listAllTenants(ctx, tx, f, before, offset, limit)
-		if err != nil {
-			return nil, 0, opErr("list", s.readErr(err))
-		}
-		return events, total, nil
-	}
-	var actions []ActionCount
-	if f.Search != "" {
-		if actions, err = matchActions(ctx, tx, f.Tenant, f.Search, false, 0); err != nil {
-			return nil, 0, opErr("list", s.readErr(err))
-		}
-		if f.Action != "" {
-			actions = keepAction(actions, f.Action)
-		}
-		if len(actions) == 0 {
-			return nil, 0, nil
-		}
-	}
-	events, err := listEvents(ctx, tx, f, actions, before, offset, limit)
-	if err != nil {
-		return nil, 0, opErr("list", s.readErr(err))
-	}
-	total, err := countEvents(ctx, tx, f, actions)
-	if err != nil {
-		return nil, 0, opErr("count", s.readErr(err))
-	}
-	return events, total, nil
-}
-
-func keepAction(actions []ActionCount, action string) []ActionCount {
-	for _, a := range actions {
-		if a.Action == action {
-			return []ActionCount{a}
-		}
-	}
-	return nil
-}
-
-// where builds the conditions of f other than Search, and the keyset bound
-// ("1" for none).
-func (f Filter) where(before int64) (string, []any) {
-	var conds []string
-	var args []any
-	add := func(cond string, v any) {
-		conds = append(conds, cond)
-		args = append(args, v)
-	}
-	if !f.AllTenants {
-		add("tenant = ?", f.Tenant)
-	}
-	if f.Action != "" {
-		add("action = ?", f.Action)
-	}
-	if f.ActorID != "" {
-		add("actor_id = ?", f.ActorID)
-	}
-	if f.ResourceType != "" {
-		add("resource_type = ?", f.ResourceType)
-	}
-	if f.ResourceID != "" {
-		add("resource_id = ?", f.ResourceID)
-	}
-	if !f.Since.IsZero() {
-		add("occurred_at >= ?", f.Since.UnixNano())
-	}
-	if !f.Until.IsZero() {
-		add("occurred_at < ?", f.Until.UnixNano())
-	}
-	if before > 0 {
-		add("seq < ?", before)
-	}
-	if len(conds) == 0 {
-		return "1", nil
-	}
-	return strings.Join(conds, " AND "), args
-}
-
-func listEvents(ctx context.Context, tx *sqlx.Tx, f Filter, actions []ActionCount, before int64, offset, limit int) ([]Event, error) {
-	query, args := listSQL(f, actions, before, offset, limit)
-	return queryEvents(ctx, tx, query, args)
-}
-
-// queryEvents runs query and scans the events it returns.
-func queryEvents(ctx context.Context, tx *sqlx.Tx, query string, args []any) ([]Event, error) {
-	rows, err := tx.QueryxContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
-// listSQL builds the query of a page: one index range for plain filters; for
-// a Search, one range per matching action merged by seq, or, past
-// maxUnionActions, a walk of the tenant by seq.
-func listSQL(f Filter, actions []ActionCount, before int64, offset, limit int) (query string, args []any) {
-	switch {
-	case f.Search == "":
-		where, wargs := f.where(before)
-		query = `SELECT ` + eventColumns + ` FROM audit_events WHERE ` + where + ` ORDER BY seq DESC LIMIT ? OFFSET ?`
-		args = append(wargs, limit, offset)
-	case len(actions) <= maxUnionActions:
-		// One index range per action, each already in Seq order, merged.
-		arms := make([]string, len(actions))
-		for i, a := range actions {
-			g := f
-			g.Action = a.Action
-			where, wargs := g.where(before)
-			arms[i] = `SELECT * FROM (SELECT ` + eventColumns + ` FROM audit_events WHERE ` + where + ` ORDER BY seq DESC LIMIT ?)`
-			args = append(args, wargs...)
-			args = append(args, limit+offset)
-		}
-		query = `SELECT * FROM (` + strings.Join(arms, " UNION ALL ") + `) ORDER BY seq DESC LIMIT ? OFFSET ?`
-		args = append(args, limit, offset)
-	default:
-		where, wargs := f.where(before)
-		cond, targs := termRange(f.Search)
-		query = `SELECT ` + eventColumns + ` FROM audit_events INDEXED BY audit_events_tenant WHERE ` + where +
-			` AND action IN (SELECT action FROM audit_action_terms WHERE tenant = ? AND ` + cond +
-			`) ORDER BY seq DESC LIMIT ? OFFSET ?`
-		args = append(append(append(wargs, f.Tenant), targs...), limit, offset)
-	}
-	return query, args
-}
-
-const sqlCounter = `SELECT n FROM audit_counts WHERE tenant = ? AND kind = ? AND key = ?`
-
-// countEvents returns the total of f: from a counter for the common shapes,
-// by counting otherwise.
-func countEvents(ctx context.Context, tx *sqlx.Tx, f Filter, actions []ActionCount) (int64, error) {
-	timed := !f.Since.IsZero() || !f.Until.IsZero()
-	others := 0
-	for _, s := range []string{f.Action, f.ActorID, f.ResourceType, f.ResourceID} {
-		if s != "" {
-			others++
-		}
-	}
-	if !timed && f.Search != "" && (others == 0 || others == 1 && f.Action != "") {
-		// The matching actions, already narrowed to f.Action, with counts.
-		var n int64
-		for _, a := range actions {
-			n += a.Count
-		}
-		return n, nil
-	}
-	if !timed && f.Search == "" && others <= 1 {
-		kind, key := "total", ""
-		switch {
-		case f.Action != "":
-			kind, key = "action", f.Action
-		case f.ActorID != "":
-			kind, key = "actor", f.ActorID
-		case f.ResourceID != "":
-			kind, key = "resource", f.ResourceID
-		case f.ResourceType != "":
-			kind = "" // no counter: count below
-		}
-		if kind != "" {
-			var n int64
-			err := tx.QueryRowxContext(ctx, sqlCounter, f.Tenant, kind, key).Scan(&n)
-			if errors.Is(err, sql.ErrNoRows) {
-				return 0, nil
-			}
-			return n, err
-		}
-	}
-	where, args := f.where(0)
-	if f.Search != "" {
-		ph := make([]string, len(actions))
-		for i, a := range actions {
-			ph[i] = "?"
-			args = append(args, a.Action)
-		}
-		where += " AND action IN (" + strings.Join(ph, ", ") + ")"
-	}
-	var n int64
-	err := tx.QueryRowxContext(ctx, `SELECT count(*) FROM audit_events WHERE `+where, args...).Scan(&n)
-	return n, err
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // ActionCount is an action of the catalogue with the number of events that
@@ -65,94 +63,4 @@ func (l *Logger) Actions(ctx context.Context, prefix string, limit int) ([]Actio
 		limit = MaxActionsLimit
 	}
 	return l.c.store.Actions(ctx, l.scope(), strings.ToLower(prefix), limit)
-}
-
-// actionTerms returns what a typeahead term is matched against: the
-// lower-cased action, then the suffix starting at each later segment.
-func actionTerms(action string) []string {
-	lower := strings.ToLower(action)
-	terms := []string{lower}
-	for i := 0; i < len(lower); i++ {
-		if lower[i] == '.' && i+1 < len(lower) {
-			terms = append(terms, lower[i+1:])
-		}
-	}
-	return terms
-}
-
-// prefixEnd returns the smallest string greater than every string that
-// starts with p, for a range scan; ok is false when there is none.
-func prefixEnd(p string) (string, bool) {
-	b := []byte(p)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] < 0xff {
-			b[i]++
-			return string(b[:i+1]), true
-		}
-	}
-	return "", false
-}
-
-// termRange is the condition of a range scan of audit_action_terms for the
-// terms that start with term, and its arguments.
-func termRange(term string) (string, []any) {
-	if up, ok := prefixEnd(term); ok {
-		return `term >= ? AND term < ?`, []any{term, up}
-	}
-	return `term >= ?`, []any{term}
-}
-
-// matchActions returns the actions of tenant that term matches, with their
-// counts, most frequent first; wholeOnly matches the whole action only;
-// limit 0 returns them all.
-func matchActions(ctx context.Context, q sqlx.QueryerContext, tenant, term string, wholeOnly bool, limit int) ([]ActionCount, error) {
-	cond, targs := termRange(term)
-	query := `SELECT a.key, a.n FROM audit_counts a WHERE a.tenant = ? AND a.kind = 'action' AND a.key IN (
-		SELECT action FROM audit_action_terms WHERE tenant = ? AND ` + cond
-	args := append([]any{tenant, tenant}, targs...)
-	if wholeOnly {
-		query += ` AND seg = 0`
-	}
-	query += `) ORDER BY a.n DESC, a.key`
-	if limit > 0 {
-		query += ` LIMIT ?`
-		args = append(args, limit)
-	}
-	return queryActionCounts(ctx, q, query, args)
-}
-
-// queryActionCounts runs query, which selects actions and their counts.
-func queryActionCounts(ctx context.Context, q sqlx.QueryerContext, query string, args []any) ([]ActionCount, error) {
-	rows, err := q.QueryxContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []ActionCount
-	for rows.Next() {
-		var a ActionCount
-		if err := rows.Scan(&a.Action, &a.Count); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
-}
-
-// Actions implements Store.
-func (s *SQLiteStore) Actions(ctx context.Context, scope Filter, prefix string, limit int) ([]ActionCount, error) {
-	var all []ActionCount
-	var err error
-	if scope.AllTenants {
-		all, err = actionsAllTenants(ctx, s.readers, prefix, limit)
-	} else {
-		all, err = matchActions(ctx, s.readers, scope.Tenant, prefix, true, limit)
-	}
-	if err != nil {
-		return nil, opErr("actions", s.readErr(err))
-	}
-	if all == nil {
-		all = []ActionCount{}
-	}
-	return all, nil
 }

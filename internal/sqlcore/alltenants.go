@@ -1,12 +1,10 @@
-package audit
+package sqlcore
 
 import (
 	"context"
 	"math"
 	"slices"
 	"strings"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // Reads across every tenant (the AllTenants view), on the SQLite store.
@@ -39,27 +37,6 @@ type arm struct {
 	n              int64
 }
 
-// keyIndexes are the index and counter kind of each keyed filter.
-var keyIndexes = [...]struct{ kind, index string }{
-	{"action", "audit_events_action"},
-	{"actor", "audit_events_actor"},
-	{"resource", "audit_events_resource"},
-}
-
-// filterKey is a filter on a counted key: its kind, value and index.
-type filterKey struct{ kind, key, index string }
-
-// keys returns the filters of f on counted keys.
-func (f Filter) keys() []filterKey {
-	var out []filterKey
-	for i, v := range [...]string{f.Action, f.ActorID, f.ResourceID} {
-		if v != "" {
-			out = append(out, filterKey{keyIndexes[i].kind, v, keyIndexes[i].index})
-		}
-	}
-	return out
-}
-
 const (
 	// keyTenants selects the tenants that have the key kind = ?, key = ?
 	// (bound twice) and its count in each.
@@ -71,16 +48,16 @@ const (
 // listAllTenants is List across every tenant: the total first (from the
 // counters for the common shapes), then the page from the arms, or by
 // reading the matches through their indexes, or by walking the log.
-func listAllTenants(ctx context.Context, tx *sqlx.Tx, f Filter, before int64, offset, limit int) ([]Event, int64, error) {
+func (s *Store[E]) listAllTenants(ctx context.Context, tx ReadTx, f Filter, before int64, offset, limit int) ([]E, int64, error) {
 	keys := f.keys()
 	var arms []arm
 	var under int64 // the events in the index ranges allTenantsSQL reads
 	var err error
 	switch {
 	case f.Search != "":
-		arms, under, err = searchArms(ctx, tx, f)
+		arms, under, err = s.searchArms(ctx, tx, f)
 	case len(keys) > 0:
-		arms, keys, under, err = keyArms(ctx, tx, keys) // keys[0] has the fewest events: its index is read
+		arms, keys, under, err = s.keyArms(ctx, tx, keys) // keys[0] has the fewest events: its index is read
 	}
 	if err != nil {
 		return nil, 0, err
@@ -100,7 +77,7 @@ func listAllTenants(ctx context.Context, tx *sqlx.Tx, f Filter, before int64, of
 		(f.Search == "" && len(keys) <= 1 || f.Search != "" && (len(keys) == 0 || len(keys) == 1 && f.Action != ""))
 	switch {
 	case counted && !keyed:
-		if total, err = logTotal(ctx, tx); err != nil {
+		if total, err = s.logTotal(ctx, tx); err != nil {
 			return nil, 0, err
 		}
 	case counted:
@@ -108,8 +85,8 @@ func listAllTenants(ctx context.Context, tx *sqlx.Tx, f Filter, before int64, of
 			total += a.n
 		}
 	default:
-		query, args := allTenantsSQL(`count(*)`, f, keys, 0)
-		if err := tx.QueryRowxContext(ctx, query, args...).Scan(&total); err != nil {
+		query, args := s.allTenantsSQL(`count(*)`, f, keys, 0)
+		if err := tx.QueryRowxContext(ctx, s.Dialect.Rebind(query), args...).Scan(&total); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -128,7 +105,7 @@ func listAllTenants(ctx context.Context, tx *sqlx.Tx, f Filter, before int64, of
 	if !keyed {
 		query, args = walkSQL(f, before, offset, limit)
 	} else {
-		all, err := logTotal(ctx, tx)
+		all, err := s.logTotal(ctx, tx)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -146,13 +123,13 @@ func listAllTenants(ctx context.Context, tx *sqlx.Tx, f Filter, before int64, of
 		case walk <= float64(under):
 			query, args = walkSQL(f, before, offset, limit)
 		default:
-			inner, iargs := allTenantsSQL(`seq`, f, keys, before)
-			query = `SELECT ` + eventColumns + ` FROM audit_events WHERE seq IN (` + inner +
+			inner, iargs := s.allTenantsSQL(`seq`, f, keys, before)
+			query = `SELECT ` + Columns + ` FROM audit_events WHERE seq IN (` + inner +
 				` ORDER BY seq DESC LIMIT ? OFFSET ?) ORDER BY seq DESC`
 			args = append(iargs, limit, offset)
 		}
 	}
-	events, err := queryEvents(ctx, tx, query, args)
+	events, err := s.queryEvents(ctx, tx, query, args)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -163,20 +140,20 @@ func listAllTenants(ctx context.Context, tx *sqlx.Tx, f Filter, before int64, of
 // of its head, as seqs are gapless from 1 (the insert trigger refuses any
 // other). Whatever removes events one day (retention) must keep this true,
 // or count what it removed.
-func logTotal(ctx context.Context, tx *sqlx.Tx) (int64, error) {
+func (s *Store[E]) logTotal(ctx context.Context, q Querier) (int64, error) {
 	var n int64
-	err := tx.QueryRowxContext(ctx, sqlLogTotal).Scan(&n)
+	err := q.QueryRowxContext(ctx, sqlLogTotal).Scan(&n)
 	return n, err
 }
 
 // keyArms returns one arm per tenant that has every key (with the smallest
 // of its counts), keys with the key of the fewest events first, and how
 // many events that key has.
-func keyArms(ctx context.Context, tx *sqlx.Tx, keys []filterKey) ([]arm, []filterKey, int64, error) {
+func (s *Store[E]) keyArms(ctx context.Context, q Querier, keys []filterKey) ([]arm, []filterKey, int64, error) {
 	var arms []arm
 	var lead int64 = math.MaxInt64
 	for i, k := range keys {
-		rows, err := tx.QueryxContext(ctx, keyTenants, k.kind, k.key, k.kind, k.key)
+		rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(keyTenants), k.kind, k.key, k.kind, k.key)
 		if err != nil {
 			return nil, nil, 0, err
 		}
@@ -220,9 +197,9 @@ func keyArms(ctx context.Context, tx *sqlx.Tx, keys []filterKey) ([]arm, []filte
 // searchArms returns one arm per (tenant, action) pair that f.Search
 // matches, narrowed to f.Action and to the tenants that have f's other
 // keys, and how many events the matched actions have in every tenant.
-func searchArms(ctx context.Context, tx *sqlx.Tx, f Filter) ([]arm, int64, error) {
-	query, args := searchArmsSQL(f.Search)
-	rows, err := tx.QueryxContext(ctx, query, args...)
+func (s *Store[E]) searchArms(ctx context.Context, q Querier, f Filter) ([]arm, int64, error) {
+	query, args := s.searchArmsSQL(f.Search)
+	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -245,7 +222,7 @@ func searchArms(ctx context.Context, tx *sqlx.Tx, f Filter) ([]arm, int64, error
 	g := f
 	g.Action = ""
 	if others := g.keys(); len(others) > 0 && len(arms) > 0 {
-		tenants, _, _, err := keyArms(ctx, tx, others)
+		tenants, _, _, err := s.keyArms(ctx, q, others)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -259,12 +236,13 @@ func searchArms(ctx context.Context, tx *sqlx.Tx, f Filter) ([]arm, int64, error
 }
 
 // searchArmsSQL selects the (tenant, action) pairs that term matches, with
-// their counters. CROSS JOIN keeps the pairs as the outer loop: the planner
-// would otherwise read every action counter of the log.
-func searchArmsSQL(term string) (string, []any) {
+// their counters. The join keeps the pairs as the outer loop (SQLite's
+// CROSS JOIN, see Dialect.OrderedJoin): the planner would otherwise read
+// every action counter of the log.
+func (s *Store[E]) searchArmsSQL(term string) (string, []any) {
 	cond, args := termRange(term)
 	return `SELECT c.tenant, c.key, c.n FROM (SELECT DISTINCT tenant, action FROM audit_action_terms WHERE ` + cond + `) t
-		CROSS JOIN audit_counts c ON c.tenant = t.tenant AND c.kind = 'action' AND c.key = t.action`, args
+		` + s.Dialect.OrderedJoin() + ` audit_counts c ON c.tenant = t.tenant AND c.kind = 'action' AND c.key = t.action`, args
 }
 
 // allTenantsSQL selects what (count(*) or seq) of the events f matches in
@@ -276,7 +254,7 @@ func searchArmsSQL(term string) (string, []any) {
 // is a candidate and no index narrows them: it scans the log, which
 // measured 3.7 times faster than walking every tenant's index and looking
 // each row up (BenchmarkAllTenants/all/Recent/since).
-func allTenantsSQL(what string, f Filter, keys []filterKey, before int64) (string, []any) {
+func (s *Store[E]) allTenantsSQL(what string, f Filter, keys []filterKey, before int64) (string, []any) {
 	where, wargs := f.where(before)
 	var index, scope string
 	var args []any
@@ -289,12 +267,12 @@ func allTenantsSQL(what string, f Filter, keys []filterKey, before int64) (strin
 		args = append(append(args, targs...), targs...)
 	case len(keys) > 0:
 		index = keys[0].index
-		scope = `tenant IN (SELECT tenant FROM (` + keyTenants + `))`
+		scope = `tenant IN (SELECT tenant FROM (` + keyTenants + `) tenants)`
 		args = append(args, keys[0].kind, keys[0].key, keys[0].kind, keys[0].key)
 	default:
 		return `SELECT ` + what + ` FROM audit_events WHERE ` + where, wargs
 	}
-	query := `SELECT ` + what + ` FROM audit_events INDEXED BY ` + index + ` WHERE ` + scope + ` AND ` + where
+	query := `SELECT ` + what + ` FROM audit_events ` + s.Dialect.IndexedBy(index) + ` WHERE ` + scope + ` AND ` + where
 	return query, append(args, wargs...)
 }
 
@@ -309,7 +287,7 @@ func walkSQL(f Filter, before int64, offset, limit int) (string, []any) {
 		where += ` AND action IN (SELECT action FROM audit_action_terms WHERE ` + cond + `)`
 		args = append(args, targs...)
 	}
-	return `SELECT ` + eventColumns + ` FROM audit_events WHERE ` + where + ` ORDER BY seq DESC LIMIT ? OFFSET ?`,
+	return `SELECT ` + Columns + ` FROM audit_events WHERE ` + where + ` ORDER BY seq DESC LIMIT ? OFFSET ?`,
 		append(args, limit, offset)
 }
 
@@ -325,20 +303,12 @@ func armsSQL(f Filter, arms []arm, before int64, offset, limit int) (string, []a
 			g.Action = a.action
 		}
 		where, wargs := g.where(before)
-		parts[i] = `SELECT seq FROM (SELECT seq FROM audit_events WHERE ` + where + ` ORDER BY seq DESC LIMIT ?)`
+		parts[i] = `SELECT seq FROM (SELECT seq FROM audit_events WHERE ` + where + ` ORDER BY seq DESC LIMIT ?) arm`
 		args = append(append(args, wargs...), offset+limit)
 	}
-	query := `SELECT ` + eventColumns + ` FROM audit_events WHERE seq IN (SELECT seq FROM (` +
-		strings.Join(parts, " UNION ALL ") + `) ORDER BY seq DESC LIMIT ? OFFSET ?) ORDER BY seq DESC`
+	query := `SELECT ` + Columns + ` FROM audit_events WHERE seq IN (SELECT seq FROM (` +
+		strings.Join(parts, " UNION ALL ") + `) arms ORDER BY seq DESC LIMIT ? OFFSET ?) ORDER BY seq DESC`
 	return query, append(args, limit, offset)
-}
-
-// actionsAllTenants is Actions across every tenant: the actions whose
-// whole name starts with prefix, in any tenant, with the sum of their
-// tenants' counters.
-func actionsAllTenants(ctx context.Context, q sqlx.QueryerContext, prefix string, limit int) ([]ActionCount, error) {
-	query, args := actionsAllTenantsSQL(prefix, limit)
-	return queryActionCounts(ctx, q, query, args)
 }
 
 // actionsAllTenantsSQL selects the actions that start with prefix in any
@@ -349,6 +319,6 @@ func actionsAllTenantsSQL(prefix string, limit int) (string, []any) {
 	args := append(append(slices.Clone(targs), targs...), limit)
 	return `SELECT key, sum(n) AS total FROM (
 		SELECT key, n FROM audit_counts WHERE kind = 'action' AND tenant <> '' AND ` + actions + `
-		UNION ALL SELECT key, n FROM audit_counts WHERE tenant = '' AND kind = 'action' AND ` + actions + `)
+		UNION ALL SELECT key, n FROM audit_counts WHERE tenant = '' AND kind = 'action' AND ` + actions + `) counts
 		GROUP BY key ORDER BY total DESC, key LIMIT ?`, args
 }

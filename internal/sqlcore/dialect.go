@@ -1,0 +1,52 @@
+package sqlcore
+
+import (
+	"context"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Dialect is what a SQL store adds to the shared code.
+type Dialect interface {
+	// Rebind turns a query written with ? placeholders into the driver's.
+	Rebind(query string) string
+	// IndexedBy returns the clause that makes a read of audit_events use
+	// index (SQLite's "INDEXED BY index"), or "" where the planner needs
+	// no such help.
+	IndexedBy(index string) string
+	// Unindexed returns column written so that the planner uses no index
+	// for the condition on it (SQLite's "+column"), or column itself.
+	Unindexed(column string) string
+	// OrderedJoin returns the join that keeps its left side as the outer
+	// loop (SQLite's "CROSS JOIN"), or a plain "JOIN".
+	OrderedJoin() string
+	// Classify adds the audit package's sentinels to a driver error (a
+	// full disk, a closed database) and returns it; Classify(nil) is nil.
+	Classify(err error) error
+	// IsConstraint reports whether err (from an INSERT of events) is a
+	// broken constraint, which fails only the events of that statement.
+	IsConstraint(err error) bool
+}
+
+// Preparer prepares statements: a connection or a transaction.
+type Preparer interface {
+	PreparexContext(ctx context.Context, query string) (*sqlx.Stmt, error)
+}
+
+// Querier runs queries: a database, a connection or a transaction.
+type Querier interface {
+	sqlx.QueryerContext
+	QueryRowxContext(ctx context.Context, query string, args ...any) *sqlx.Row
+}
+
+// ReadTx is a read transaction: pages and their totals are read in one, so
+// that they agree.
+type ReadTx interface {
+	Querier
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+}
+
+var (
+	_ ReadTx  = (*sqlx.Tx)(nil)
+	_ Querier = (*sqlx.DB)(nil)
+)
