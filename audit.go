@@ -2,10 +2,8 @@ package audit
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -60,6 +58,10 @@ var (
 	// WithWriteTimeout, an event waited longer than the timeout for its
 	// transaction. It was not recorded.
 	ErrWriteTimeout = errors.New("audit: write timed out")
+	// ErrInvalidOption is returned by Open, New and OpenSQLite for an
+	// option out of range, options that contradict each other, or an
+	// option that does not apply to the constructor given it.
+	ErrInvalidOption = errors.New("audit: invalid option")
 	// ErrInvalidCheckpoint is returned for a checkpoint that cannot be
 	// parsed or whose signature does not verify.
 	ErrInvalidCheckpoint = errors.New("audit: invalid checkpoint")
@@ -181,11 +183,17 @@ type commitResult struct {
 // Open opens the audit log in the SQLite file at path, creating and
 // migrating it as needed, and returns a Logger for the default tenant. The
 // file is opened in WAL mode with one writer connection and a pool of
-// read-only connections; see SQLiteOptions for the knobs.
+// read-only connections. It takes every Option; those of the SQLite store
+// (WithDurability, WithBusyTimeout, WithReaders, WithMaxBytes) configure
+// the file. An option out of range or in conflict with another is an error
+// wrapping ErrInvalidOption.
 func Open(ctx context.Context, path string, opts ...Option) (*Logger, error) {
-	o := buildOptions(opts)
+	o, err := buildOptions(scopeLogger|scopeSQLite, opts)
+	if err != nil {
+		return nil, err
+	}
 	o.dbPath = path
-	store, err := OpenSQLite(ctx, path, o.sqlite)
+	store, err := openSQLiteRetrying(ctx, path, o.sqlite)
 	if err != nil {
 		return nil, err
 	}
@@ -202,12 +210,17 @@ func Open(ctx context.Context, path string, opts ...Option) (*Logger, error) {
 }
 
 // New returns a Logger for the default tenant that records into store. The
-// Logger owns the store from then on: Close closes it.
+// Logger owns the store from then on: Close closes it. The options of the
+// SQLite store are refused (ErrInvalidOption): give them to OpenSQLite.
 func New(store Store, opts ...Option) (*Logger, error) {
 	if store == nil {
-		return nil, fmt.Errorf("audit: New: nil store")
+		return nil, opErr("new", errors.New("nil store"))
 	}
-	l, err := newLogger(store, buildOptions(opts))
+	o, err := buildOptions(scopeLogger, opts)
+	if err != nil {
+		return nil, err
+	}
+	l, err := newLogger(store, o)
 	if err != nil {
 		return nil, err
 	}
@@ -600,67 +613,6 @@ func Record(ctx context.Context, e Event) (Event, error) {
 	return l.Record(ctx, e)
 }
 
-// TrackOption sets optional fields of an event written by Track.
-type TrackOption struct {
-	apply func(*Event) error
-}
-
-// WithTargets adds further subjects of the action; each is read as Track
-// reads actor and resource.
-func WithTargets(targets ...any) TrackOption {
-	return TrackOption{func(e *Event) error {
-		for _, t := range targets {
-			r, err := RefOf(t)
-			if err != nil {
-				return inField(fmt.Sprintf("targets[%d]", len(e.Targets)), err)
-			}
-			e.Targets = append(e.Targets, r)
-		}
-		return nil
-	}}
-}
-
-// WithOutcome sets the outcome: OutcomeSuccess or OutcomeFailure.
-func WithOutcome(outcome string) TrackOption {
-	return TrackOption{func(e *Event) error { e.Outcome = outcome; return nil }}
-}
-
-// Failed marks the event as a failed attempt (OutcomeFailure).
-func Failed() TrackOption { return WithOutcome(OutcomeFailure) }
-
-// WithMetadata merges m into the event's metadata.
-func WithMetadata(m map[string]any) TrackOption {
-	return TrackOption{func(e *Event) error {
-		for k, v := range m {
-			setMeta(e, k, v)
-		}
-		return nil
-	}}
-}
-
-// WithMeta sets one metadata key.
-func WithMeta(key string, value any) TrackOption {
-	return TrackOption{func(e *Event) error { setMeta(e, key, value); return nil }}
-}
-
-func setMeta(e *Event, k string, v any) {
-	if e.Metadata == nil {
-		e.Metadata = make(map[string]any)
-	}
-	e.Metadata[k] = v
-}
-
-// WithIdempotencyKey sets the idempotency key: a repeat within the tenant
-// returns the first event and writes nothing.
-func WithIdempotencyKey(key string) TrackOption {
-	return TrackOption{func(e *Event) error { e.IdempotencyKey = key; return nil }}
-}
-
-// At sets when the event occurred (default: now).
-func At(t time.Time) TrackOption {
-	return TrackOption{func(e *Event) error { e.OccurredAt = t; return nil }}
-}
-
 func buildEvent(actor any, action string, resource any, opts []TrackOption) (Event, error) {
 	a, err := RefOf(actor)
 	if err != nil {
@@ -672,222 +624,14 @@ func buildEvent(actor any, action string, resource any, opts []TrackOption) (Eve
 	}
 	e := Event{Action: action, Actor: a, Resource: r}
 	for _, o := range opts {
-		if o.apply == nil {
+		if o == nil {
 			continue
 		}
-		if err := o.apply(&e); err != nil {
+		if err := o(&e); err != nil {
 			return Event{}, err
 		}
 	}
 	return e, nil
-}
-
-// Option configures a Logger made by Open or New.
-type Option func(*options)
-
-type options struct {
-	sqlite       SQLiteOptions
-	maxBatch     int
-	maxMetadata  int
-	maxEvent     int
-	writeTimeout time.Duration
-	redactKeys   []string
-	bus          *Bus
-	workers      int
-	errorHandler func(*Message, error)
-
-	dbPath        string
-	checkpointKey ed25519.PrivateKey
-	checkpointPub ed25519.PublicKey
-	cpFile        string
-	cpEvery       int64
-	cpInterval    time.Duration
-	cpEnabled     bool
-}
-
-func buildOptions(opts []Option) options {
-	o := options{
-		maxBatch:    512,
-		maxMetadata: 64 << 10,
-		maxEvent:    DefaultMaxEventBytes,
-		redactKeys:  DefaultRedactKeys,
-		workers:     64,
-	}
-	for _, f := range opts {
-		if f != nil {
-			f(&o)
-		}
-	}
-	o.redactKeys = normalizeKeys(o.redactKeys)
-	if o.errorHandler == nil {
-		o.errorHandler = func(m *Message, err error) {
-			if m != nil {
-				slog.Error("audit listener", "topic", m.Topic, "message", m.ID, "err", err)
-				return
-			}
-			slog.Error("audit", "err", err)
-		}
-	}
-	return o
-}
-
-// WithSQLite sets the options of the SQLite store made by Open.
-func WithSQLite(so SQLiteOptions) Option { return func(o *options) { o.sqlite = so } }
-
-// WithDurability sets the SQLite durability level used by Open (default
-// DurabilityNormal: every acknowledged event survives a process crash;
-// DurabilityFull: also a power loss).
-func WithDurability(d Durability) Option { return func(o *options) { o.sqlite.Durability = d } }
-
-// WithMaxBatch caps how many queued events one transaction commits (default
-// 512).
-func WithMaxBatch(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.maxBatch = n
-		}
-	}
-}
-
-// WithMaxMetadataBytes caps the JSON-encoded size of an event's metadata
-// (default 64 KiB). Larger metadata is rejected with ErrInvalidEvent, with
-// work in proportion to the cap, not to the metadata. Metadata may nest at
-// most MaxMetadataDepth levels.
-func WithMaxMetadataBytes(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.maxMetadata = n
-		}
-	}
-}
-
-// WithWriteTimeout bounds how long Track and Record wait for their event's
-// transaction to start (default: no bound; a write then waits for its turn
-// however long the writer is held up, for example by another process's
-// transaction on the same file, up to the busy timeout per attempt). An
-// event still waiting after d is withdrawn and the call fails with
-// ErrWriteTimeout; one whose transaction has started is waited for, so the
-// answer is always the truth. The caller's context never withdraws an
-// event (see Logger.Record).
-func WithWriteTimeout(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.writeTimeout = d
-		}
-	}
-}
-
-// DefaultMaxEventBytes is the default cap on the encoded size of one event
-// (see WithMaxEventBytes).
-const DefaultMaxEventBytes = 256 << 10
-
-// WithMaxEventBytes caps the size of one whole event as it is encoded and
-// hashed: every field, the targets and the metadata (default
-// DefaultMaxEventBytes, 256 KiB). A larger event is refused with
-// ErrInvalidEvent, with work in proportion to the cap, not to the event.
-func WithMaxEventBytes(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.maxEvent = n
-		}
-	}
-}
-
-// WithRedactKeys replaces the list of secrets redacted from metadata
-// (default DefaultRedactKeys); no keys turns redaction off. Redaction
-// happens before the event is encoded, hashed or written, at any depth of
-// objects and arrays, and to struct fields by their JSON names.
-//
-// An entry is compared by its letters and digits, lower-cased: "API-Key",
-// "api_key" and "apikey" are one entry. A metadata key is split into
-// words at every character that is not a letter or digit ("_", "-", ".",
-// " ", ...), between a lower-case and an upper-case letter ("apiKey"),
-// before the last capital of a run followed by a lower-case letter
-// ("XAPIKey" is "xapi", "key") and between letters and digits ("pw2").
-// The key names a secret when
-//
-//   - one of its words, or several consecutive words joined, is an entry,
-//     or an entry followed by "s" ("pw", "Api-Key", "credentials"); or
-//   - such a word or run ends with an entry of five letters or more
-//     ("newpassword", "accessToken", "PHPSESSID" for "sessid").
-//
-// So "auth" redacts "auth" and "X-Auth" but not "author" or "oauth", and
-// "token" redacts "id_token" but not "tokenizer". The value of such a key
-// is replaced by Redacted unless it is true, false or null, which hold no
-// secret, or a number under a key that names a count: its last word is
-// count, total, used, remaining, max, min, limit, length, size, ttl,
-// duration, timeout or attempts, or the word that names the secret is a
-// plural. "tokens_used": 1200, "session_count": 3 and "prompt_tokens": 12
-// are kept; "pin": 1234 and "tokens_used": "1200" are not.
-//
-// Inside every other string value, the password of a URL
-// (scheme://user:password@host) or of a Go MySQL DSN
-// (user:password@tcp(host)/db) is replaced by Redacted, and so is the value
-// of a name=value pair whose name names a secret as a key would:
-// "password=x" in "user=app password=x host=db" or "Server=db;Password=x;",
-// "access_token=x" in a URL's query. A value runs to the first ";", "&" or
-// line break, and also stops at white space unless a ";" follows on its
-// line; a quoted value runs to its closing quote. Custom entries match the
-// same way: WithRedactKeys("ssn") redacts "SSN", "user_ssn", "ssnLast4" and
-// "ssn=..." inside a string, but not "lessons".
-func WithRedactKeys(keys ...string) Option {
-	return func(o *options) { o.redactKeys = append([]string{}, keys...) }
-}
-
-// WithCheckpointKey signs checkpoints (Logger.Checkpoint and the
-// checkpoint file) with key, and makes Verify trust only checkpoints signed
-// by it, as WithCheckpointPublicKey does.
-func WithCheckpointKey(key ed25519.PrivateKey) Option {
-	return func(o *options) {
-		o.checkpointKey = key
-		if key != nil {
-			o.checkpointPub = key.Public().(ed25519.PublicKey)
-		}
-	}
-}
-
-// WithCheckpointPublicKey makes Verify trust only checkpoints signed by
-// the private key of pub: a signed checkpoint that does not verify against
-// pub, and an unsigned one, are refused with ErrInvalidCheckpoint. A
-// verifier needs only this public key, never the private one. (Without it,
-// and without WithCheckpointKey, a signed checkpoint is checked against the
-// key it names itself, which proves only that its text was not altered.)
-func WithCheckpointPublicKey(pub ed25519.PublicKey) Option {
-	return func(o *options) { o.checkpointPub = pub }
-}
-
-// WithCheckpointFile appends a checkpoint line to path after every
-// `every` events or `interval` time, whichever comes first (zero turns
-// either off), and once more on Close. With Open, an empty path means the
-// database path with ".checkpoints" appended. Copy the file somewhere the
-// database's writers cannot reach; read it with ReadCheckpoints.
-func WithCheckpointFile(path string, every int64, interval time.Duration) Option {
-	return func(o *options) {
-		o.cpFile, o.cpEvery, o.cpInterval, o.cpEnabled = path, every, interval, true
-	}
-}
-
-// WithBus publishes the logger's own lifecycle events (LifecycleTopic) on
-// bus.
-func WithBus(b *Bus) Option { return func(o *options) { o.bus = b } }
-
-// WithListenerWorkers sets how many messages a Listener records at once
-// (default 64). More in flight means larger shared transactions.
-func WithListenerWorkers(n int) Option {
-	return func(o *options) {
-		if n > 0 {
-			o.workers = n
-		}
-	}
-}
-
-// WithErrorHandler sets the function told about errors nobody else sees: a
-// listener message that can never be recorded (it is acknowledged after
-// the handler returns, so that it is not redelivered forever), or a
-// lifecycle event that could not be published. The default logs with
-// log/slog. m is nil for errors not about a message.
-func WithErrorHandler(h func(m *Message, err error)) Option {
-	return func(o *options) { o.errorHandler = h }
 }
 
 // opError is the error of one operation of the package. Its text names the

@@ -36,7 +36,7 @@ func setup(t *testing.T, opts ...audit.Option) (*audit.Logger, string) {
 func TestSQLiteConformance(t *testing.T) {
 	t.Parallel()
 	audittest.Run(t, func(t *testing.T) audit.Store {
-		s, err := audit.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "audit.db"), audit.SQLiteOptions{})
+		s, err := audit.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "audit.db"))
 		require.NoError(t, err)
 		return s
 	})
@@ -478,7 +478,7 @@ func TestAppendIsolatesFailures(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "audit.db")
-	store, err := audit.OpenSQLite(ctx, path, audit.SQLiteOptions{})
+	store, err := audit.OpenSQLite(ctx, path)
 	require.NoError(t, err)
 	_, err = openAppDB(t, path).Exec(`CREATE TRIGGER app_refuses BEFORE INSERT ON audit_events
 		WHEN NEW.action = 'batch.refused' BEGIN SELECT RAISE(ABORT, 'refused by the application'); END`)
@@ -610,7 +610,7 @@ func (g *gateStore) Append(ctx context.Context, events []audit.Event) ([]audit.A
 
 func newFileStore(t *testing.T) audit.Store {
 	t.Helper()
-	s, err := audit.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "audit.db"), audit.SQLiteOptions{})
+	s, err := audit.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "audit.db"))
 	require.NoError(t, err)
 	return s
 }

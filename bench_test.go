@@ -231,7 +231,7 @@ func BenchmarkAppend(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
-			s, err := audit.OpenSQLite(ctx, filepath.Join(b.TempDir(), "audit.db"), audit.SQLiteOptions{})
+			s, err := audit.OpenSQLite(ctx, filepath.Join(b.TempDir(), "audit.db"))
 			if err != nil {
 				b.Fatal(err)
 			}

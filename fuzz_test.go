@@ -181,7 +181,7 @@ func FuzzCanonical(f *testing.F) {
 				t.Fatalf("decode(encode(decode(raw))) differs: %v", err)
 			}
 		}
-		o := buildOptions([]Option{WithRedactKeys()})
+		o, _ := buildOptions(scopeLogger, []Option{WithRedactKeys()})
 		e := Event{
 			Seq: seq, ID: id, Tenant: tenant, Action: action,
 			Actor: Ref{Type: atype, ID: aid, Name: aname}, Resource: Ref{ID: rid},

@@ -62,7 +62,7 @@ func TestEventSizeCap(t *testing.T) {
 	require.ErrorIs(t, err, audit.ErrInvalidEvent)
 
 	// Configurable.
-	small, _ := setup(t, audit.WithMaxEventBytes(1000))
+	small, _ := setup(t, audit.WithMaxEventBytes(1000), audit.WithMaxMetadataBytes(1000))
 	_, err = small.Track(ctx, nil, "doc.shared", nil, audit.WithMeta("note", strings.Repeat("n", 500)))
 	require.NoError(t, err)
 	_, err = small.Track(ctx, nil, "doc.shared", nil, audit.WithMeta("note", strings.Repeat("n", 1000)))

@@ -260,7 +260,7 @@ func (s *listenGateStore) Append(ctx context.Context, events []audit.Event) ([]a
 
 func listenSQLite(t *testing.T) *audit.SQLiteStore {
 	t.Helper()
-	s, err := audit.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "audit.db"), audit.SQLiteOptions{})
+	s, err := audit.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "audit.db"))
 	require.NoError(t, err)
 	return s
 }

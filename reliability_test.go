@@ -99,7 +99,7 @@ func multiChild(path, name string) {
 func TestDiskFull(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	store, err := audit.OpenSQLite(ctx, filepath.Join(t.TempDir(), "audit.db"), audit.SQLiteOptions{MaxBytes: 256 << 10})
+	store, err := audit.OpenSQLite(ctx, filepath.Join(t.TempDir(), "audit.db"), audit.WithMaxBytes(256<<10))
 	require.NoError(t, err)
 	l, err := audit.New(store)
 	require.NoError(t, err)

@@ -36,22 +36,6 @@ const (
 	DurabilityFull
 )
 
-// SQLiteOptions configure the SQLite store. The zero value is the default.
-type SQLiteOptions struct {
-	// Durability of commits (default DurabilityNormal).
-	Durability Durability
-	// BusyTimeout is how long a connection waits for a lock held by another
-	// connection or process (default 10s).
-	BusyTimeout time.Duration
-	// Readers is the size of the read-only connection pool (default 4, at
-	// least the number of CPUs).
-	Readers int
-	// MaxBytes caps the size of the database file (0: no cap beyond the
-	// disk's). A write that would grow it past the cap fails with
-	// ErrDiskFull and stores nothing, exactly as a full disk does.
-	MaxBytes int64
-}
-
 //go:embed schema.sql
 var schemaSQL string
 
@@ -83,21 +67,28 @@ var (
 )
 
 // OpenSQLite opens (creating and migrating as needed) the SQLite store in
-// the file at path.
-func OpenSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore, error) {
+// the file at path, for New. It takes the options of the SQLite store
+// (WithDurability, WithBusyTimeout, WithReaders, WithMaxBytes) and refuses
+// any other with ErrInvalidOption: those configure a Logger.
+func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLiteStore, error) {
+	o, err := buildOptions(scopeSQLite, opts)
+	if err != nil {
+		return nil, err
+	}
+	return openSQLiteRetrying(ctx, path, o.sqlite)
+}
+
+func openSQLiteRetrying(ctx context.Context, path string, o sqliteOptions) (*SQLiteStore, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("audit: open %q: want the path of a database file", path)
+		return nil, opErr(fmt.Sprintf("open %q", path), errors.New("want the path of a database file"))
 	}
-	if o.BusyTimeout <= 0 {
-		o.BusyTimeout = 10 * time.Second
-	}
-	if o.Readers <= 0 {
-		o.Readers = max(4, runtime.NumCPU())
+	if o.readers <= 0 {
+		o.readers = max(4, runtime.NumCPU())
 	}
 	// Some steps of opening a file that other processes are opening or
 	// writing (switching it to WAL, WAL recovery) answer SQLITE_BUSY without
 	// waiting on the busy timeout; try again until the timeout has passed.
-	deadline := time.Now().Add(o.BusyTimeout)
+	deadline := time.Now().Add(o.busyTimeout)
 	for pause := time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
 		s, err := openSQLite(ctx, path, o)
 		if err == nil || !isBusy(err) || time.Now().After(deadline) {
@@ -111,13 +102,13 @@ func OpenSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore
 	}
 }
 
-func openSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore, error) {
+func openSQLite(ctx context.Context, path string, o sqliteOptions) (*SQLiteStore, error) {
 	syncMode := "NORMAL"
-	if o.Durability == DurabilityFull {
+	if o.durability == DurabilityFull {
 		syncMode = "FULL"
 	}
 	uri := "file:" + escapePath(path)
-	common := "_pragma=busy_timeout(" + strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10) + ")"
+	common := "_pragma=busy_timeout(" + strconv.FormatInt(o.busyTimeout.Milliseconds(), 10) + ")"
 	writer, err := sqlx.Open("sqlite", uri+"?"+common+
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+syncMode+")&_pragma=foreign_keys(1)"+
 		// Statement journals (upserts, triggers) and large batches stay in
@@ -143,14 +134,14 @@ func openSQLite(ctx context.Context, path string, o SQLiteOptions) (*SQLiteStore
 		return nil, opErr(fmt.Sprintf("open %s", path), err)
 	}
 	s.readers = readers
-	readers.SetMaxOpenConns(o.Readers)
-	readers.SetMaxIdleConns(o.Readers)
+	readers.SetMaxOpenConns(o.readers)
+	readers.SetMaxIdleConns(o.readers)
 	if err := readers.PingContext(ctx); err != nil {
 		_ = s.Close()
 		return nil, opErr(fmt.Sprintf("open %s: readers", path), classify(err))
 	}
-	if o.MaxBytes > 0 {
-		if err := s.SetMaxBytes(ctx, o.MaxBytes); err != nil {
+	if o.maxBytes > 0 {
+		if err := s.SetMaxBytes(ctx, o.maxBytes); err != nil {
 			_ = s.Close()
 			return nil, err
 		}
@@ -206,7 +197,7 @@ func newSQLiteStore(ctx context.Context, wdb, readers *sqlx.DB) (*SQLiteStore, e
 }
 
 // SetMaxBytes caps the size of the database file from now on (see
-// SQLiteOptions.MaxBytes); 0 removes the cap. It cannot shrink the cap below
+// WithMaxBytes); 0 removes the cap. It cannot shrink the cap below
 // the current size.
 func (s *SQLiteStore) SetMaxBytes(ctx context.Context, n int64) error {
 	s.mu.Lock()

@@ -12,7 +12,7 @@ import (
 func TestDurabilityPragmas(t *testing.T) {
 	t.Parallel()
 	for d, want := range map[Durability]int{DurabilityNormal: 1, DurabilityFull: 2} {
-		s, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "a.db"), SQLiteOptions{Durability: d})
+		s, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "a.db"), WithDurability(d))
 		require.NoError(t, err)
 		var got int
 		require.NoError(t, s.wconn.GetContext(t.Context(), &got, `PRAGMA synchronous`))
@@ -31,7 +31,7 @@ func TestDurabilityPragmas(t *testing.T) {
 // (The plans of every other query are pinned in internal/sqlcore.)
 func TestReadChainPlan(t *testing.T) {
 	t.Parallel()
-	s, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "a.db"), SQLiteOptions{})
+	s, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "a.db"))
 	require.NoError(t, err)
 	defer s.Close()
 	var id, parent, unused int

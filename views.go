@@ -97,7 +97,8 @@ func (l *Logger) outOfScope(why string) error {
 // that forgot to check.
 func (l *Logger) deny(why string) *Logger {
 	err := l.outOfScope(why)
-	c := &core{store: deniedStore{err}, opts: buildOptions(nil), stopTick: make(chan struct{})}
+	opts, _ := buildOptions(scopeLogger, nil) // the defaults cannot fail
+	c := &core{store: deniedStore{err}, opts: opts, stopTick: make(chan struct{})}
 	c.idle.L = &c.mu
 	return &Logger{c: c, tenant: l.tenant, view: viewDenied, denied: err}
 }
