@@ -1,8 +1,14 @@
 package audittest
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
+	"testing"
+	"unicode/utf8"
 
+	"github.com/stretchr/testify/require"
 	"github.com/trailkit/audit"
 )
 
@@ -84,4 +90,126 @@ func HardStrings() []string {
 		"e"+strings.Repeat("\u0301", (audit.MaxFieldBytes-1)/2),
 		strings.Repeat("'", audit.MaxFieldBytes-1),
 	)
+}
+
+// LoadNaughtyStrings returns the strings of the NaughtyStrings case: the
+// suite's own HardStrings, then, when it is found, every valid UTF-8
+// string of the Big List of Naughty Strings, read from the file named by
+// $AUDIT_BLNS or else from shared/testdata/blns.json in the working
+// directory or one of its parents. The list is optional: without it the
+// suite runs on its own strings, on any machine and any CI. A file named
+// by AUDIT_BLNS that cannot be read fails the test.
+func LoadNaughtyStrings(t testing.TB) []string {
+	t.Helper()
+	out := HardStrings()
+	path := os.Getenv("AUDIT_BLNS")
+	if path == "" {
+		path = findBLNS()
+	}
+	if path == "" {
+		t.Logf("shared/testdata/blns.json not found in the working directory or its parents (nor AUDIT_BLNS set): using the suite's %d hard strings only", len(out))
+		return out
+	}
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var all []string
+	require.NoError(t, json.Unmarshal(raw, &all))
+	n := 0
+	for _, s := range all {
+		if utf8.ValidString(s) {
+			out = append(out, s)
+			n++
+		}
+	}
+	require.Greater(t, n, 400, "%s is not the Big List of Naughty Strings", path)
+	return out
+}
+
+// findBLNS looks for shared/testdata/blns.json in the working directory
+// and its parents, and returns its path or "".
+func findBLNS() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		p := filepath.Join(dir, "shared", "testdata", "blns.json")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+func testNaughtyStrings(t *testing.T, newStore NewStore) {
+	// Redaction off: some of the strings, used as metadata keys, name
+	// secrets ("/etc/passwd").
+	l := setup(t, newStore, audit.WithRedactKeys())
+	ctx := t.Context()
+	strs := append(LoadNaughtyStrings(t), "")
+	rejected := 0
+	done := map[string]bool{}
+	for _, s := range strs {
+		if done[s] {
+			continue // the list repeats a few
+		}
+		done[s] = true
+		ref := audit.Ref{Type: s, ID: s, Name: s}
+		tl := l.WithTenant(s)
+		e, err := tl.Record(ctx, audit.Event{
+			Action:         "naughty.string",
+			Actor:          ref,
+			Resource:       ref,
+			Targets:        []audit.Ref{ref},
+			Metadata:       map[string]any{"value": s, "k" + s: []any{s}},
+			IdempotencyKey: s, // unique: each string is written once, in its own tenant
+		})
+		require.NoError(t, err, "%q", s)
+		got, err := tl.Get(ctx, e.ID)
+		require.NoError(t, err, "%q", s)
+		sameEvent(t, e, got)
+		require.Equal(t, s, got.Tenant)
+		require.Equal(t, ref, got.Actor)
+		require.Equal(t, []audit.Ref{ref}, got.Targets)
+		require.Equal(t, s, got.Metadata["value"])
+		require.Equal(t, []any{s}, got.Metadata["k"+s])
+
+		// As an action, where it is a valid one.
+		if err := audit.ValidateAction(s); err != nil {
+			_, err := tl.Track(ctx, nil, s, nil)
+			require.ErrorIs(t, err, audit.ErrInvalidEvent, "%q", s)
+			rejected++
+		} else {
+			a, err := tl.Track(ctx, ref, s, ref)
+			require.NoError(t, err, "%q", s)
+			got, err := tl.Get(ctx, a.ID)
+			require.NoError(t, err)
+			require.Equal(t, s, got.Action)
+			p, err := tl.Recent(ctx, audit.Query{Action: s})
+			require.NoError(t, err)
+			require.Equal(t, 1, p.TotalCount, "%q", s)
+			p, err = tl.Search(ctx, s, audit.Query{})
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, p.TotalCount, 1, "%q", s)
+			acts, err := tl.Actions(ctx, s, 1000)
+			require.NoError(t, err)
+			require.Contains(t, acts, audit.ActionCount{Action: s, Count: 1}, "%q", s)
+		}
+		// As every filter.
+		if s != "" {
+			q := audit.Query{ActorID: s, ResourceType: s, ResourceID: s}
+			p, err := tl.Recent(ctx, q)
+			require.NoError(t, err, "%q", s)
+			require.Contains(t, seqs(p.Entries), e.Seq, "%q", s)
+			f, err := tl.ForAccount(ctx, s, audit.Query{})
+			require.NoError(t, err)
+			require.Contains(t, seqs(f.Entries), e.Seq, "%q", s)
+		}
+	}
+	require.Greater(t, rejected, 0, "some naughty strings are not valid actions")
+	require.Less(t, rejected, len(strs)/2)
 }

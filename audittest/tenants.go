@@ -523,3 +523,77 @@ func testAllTenantsNaughty(t *testing.T, newStore NewStore) {
 		require.Equal(t, []int64{e.Seq}, seqs(p.Entries), "%q", s)
 	}
 }
+
+func testTenants(t *testing.T, newStore NewStore) {
+	root := setup(t, newStore)
+	ctx := t.Context()
+	a, b := root.WithTenant("acme"), root.WithTenant("globex")
+	require.Equal(t, "acme", a.Tenant())
+	ea, err := a.Track(ctx, user{ID: 1}, "doc.shared", BillingAccount{ID: "acct_1"}, audit.WithIdempotencyKey("k"))
+	require.NoError(t, err)
+	require.Equal(t, "acme", ea.Tenant)
+	eb, err := b.Track(ctx, user{ID: 1}, "doc.deleted", BillingAccount{ID: "acct_1"}, audit.WithIdempotencyKey("k"))
+	require.NoError(t, err)
+	require.Equal(t, "globex", eb.Tenant)
+	er, err := root.Track(ctx, user{ID: 1}, "doc.viewed", BillingAccount{ID: "acct_1"})
+	require.NoError(t, err)
+	require.Empty(t, er.Tenant)
+	// The default-tenant logger may record into any tenant by Event.Tenant.
+	ex, err := root.Record(ctx, audit.Event{Tenant: "acme", Action: "doc.exported", Actor: audit.Ref{ID: "1"}})
+	require.NoError(t, err)
+	require.Equal(t, "acme", ex.Tenant)
+
+	for _, c := range []struct {
+		l    *audit.Logger
+		mine []audit.Event
+	}{{a, []audit.Event{ea, ex}}, {b, []audit.Event{eb}}, {root, []audit.Event{er}}} {
+		var ids []string
+		for _, e := range c.mine {
+			ids = append(ids, e.ID)
+		}
+		for _, e := range []audit.Event{ea, eb, er, ex} {
+			got, err := c.l.Get(ctx, e.ID)
+			if slices.Contains(ids, e.ID) {
+				require.NoError(t, err)
+				sameEvent(t, e, got)
+			} else {
+				require.ErrorIs(t, err, audit.ErrNotFound)
+			}
+		}
+		for _, q := range []audit.Query{{}, {ActorID: "1"}, {ResourceID: "acct_1"}, {Search: "doc"}, {Action: "doc.shared"}, {ResourceType: "billing_account"}} {
+			p, err := c.l.Recent(ctx, q)
+			require.NoError(t, err)
+			for _, e := range p.Entries {
+				require.Contains(t, ids, e.ID, "%+v", q)
+			}
+			require.LessOrEqual(t, p.TotalCount, len(ids))
+		}
+		p, err := c.l.Recent(ctx, audit.Query{})
+		require.NoError(t, err)
+		require.Equal(t, len(ids), p.TotalCount)
+		f, err := c.l.ForAccount(ctx, "acct_1", audit.Query{})
+		require.NoError(t, err)
+		for _, e := range f.Entries {
+			require.Contains(t, ids, e.ID)
+		}
+		s, err := c.l.Search(ctx, "doc", audit.Query{})
+		require.NoError(t, err)
+		require.Equal(t, len(ids), s.TotalCount)
+		acts, err := c.l.Actions(ctx, "doc", 10)
+		require.NoError(t, err)
+		require.Len(t, acts, len(ids))
+		for _, x := range acts {
+			found := false
+			for _, e := range c.mine {
+				found = found || e.Action == x.Action
+			}
+			require.True(t, found, x.Action)
+		}
+	}
+	// A tenant named like another's data, or empty, sees nothing else.
+	for _, tn := range []string{"acme ", "ACME", "acme\x00", "%", "' OR 1=1 --"} {
+		p, err := root.WithTenant(tn).Recent(ctx, audit.Query{})
+		require.NoError(t, err)
+		require.Empty(t, p.Entries, tn)
+	}
+}
