@@ -124,6 +124,10 @@ type Event struct {
 	OccurredAt time.Time `json:"occurred_at"`
 	// RecordedAt is when it was committed; set on write.
 	RecordedAt time.Time `json:"recorded_at"`
+	// Origin is the request the event came from; Track and Record take it
+	// from the context (ContextWithOrigin) when it is zero. Its fields
+	// are cleaned and cut to their limits, never refused.
+	Origin Origin `json:"origin,omitzero"`
 	// PrevHash and Hash chain the event to the one before it (see Verify).
 	PrevHash []byte `json:"prev_hash,omitempty"`
 	Hash     []byte `json:"hash,omitempty"`
@@ -348,7 +352,7 @@ func (l *Logger) Track(ctx context.Context, actor any, action string, resource a
 // for the values it carries. To bound how long a write may wait for its
 // turn, use WithWriteTimeout.
 func (l *Logger) Record(ctx context.Context, e Event) (Event, error) {
-	e, err := l.prepare(e)
+	e, err := l.prepare(ctx, e)
 	if err != nil {
 		return Event{}, err
 	}
@@ -386,7 +390,7 @@ func (l *Logger) RecordTx(ctx context.Context, tx *sqlx.Tx, e Event) (Event, err
 	if l.c.isClosed() {
 		return Event{}, opErr("record in transaction", ErrClosed)
 	}
-	e, err := l.prepare(e)
+	e, err := l.prepare(ctx, e)
 	if err != nil {
 		return Event{}, err
 	}
@@ -398,7 +402,7 @@ func (l *Logger) RecordTx(ctx context.Context, tx *sqlx.Tx, e Event) (Event, err
 }
 
 // prepare validates e and fills what the logger assigns before the store.
-func (l *Logger) prepare(e Event) (Event, error) {
+func (l *Logger) prepare(ctx context.Context, e Event) (Event, error) {
 	switch {
 	case l.denied != nil:
 		return Event{}, l.denied
@@ -412,6 +416,10 @@ func (l *Logger) prepare(e Event) (Event, error) {
 	if e.OccurredAt.IsZero() {
 		e.OccurredAt = time.Now()
 	}
+	if e.Origin.IsZero() {
+		e.Origin, _ = OriginFromContext(ctx)
+	}
+	e.Origin = e.Origin.clean()
 	return l.c.opts.normalize(e)
 }
 

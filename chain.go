@@ -20,7 +20,7 @@ import (
 // outside the database, pin the head so that removing or rewriting the
 // newest events is caught too.
 //
-// Canonical encoding, version 2 (written since schema migration 2; all
+// Canonical encoding, version 3 (written since schema migration 4; all
 // integers big-endian; a string is its byte length as uint32 followed by
 // its bytes; an optional string is the byte 0 when absent (NULL in the
 // database), or the byte 1 followed by the string):
@@ -37,8 +37,14 @@ import (
 //	                            there is none
 //	idempotency key             optional string, absent when there is none
 //	occurred_at, recorded_at    int64 Unix nanoseconds
+//	origin.ip, .user_agent,     optional strings, each absent when empty
+//	  .request_id
 //
-// Version 1 (rows written before migration 2) differs in three ways: the
+// Version 2 (rows written by migrations 2 and 3) is version 3 with the tag
+// "audit.v2" and without the origin, which it did not have.
+//
+// Version 1 (rows written before migration 2) differs from version 2 in
+// three ways: the
 // tag is "audit.v1"; targets, metadata and the idempotency key are plain
 // strings, empty when absent; and its canonical JSON escapes < > & (as
 // encoding/json does by default). Each row records its version in
@@ -60,19 +66,20 @@ const HashSize = sha256.Size
 const (
 	chainV1 = 1
 	chainV2 = 2
+	chainV3 = 3
 	// chainVersion is the version the library writes.
-	chainVersion = chainV2
+	chainVersion = chainV3
 )
 
 var (
-	canonicalTags = [...][]byte{chainV1: []byte("audit.v1"), chainV2: []byte("audit.v2")}
+	canonicalTags = [...][]byte{chainV1: []byte("audit.v1"), chainV2: []byte("audit.v2"), chainV3: []byte("audit.v3")}
 	genesisHash   = make([]byte, HashSize)
 )
 
 // jsonForms are the canonical JSON variants of each version.
-var jsonForms = [...]jsonForm{chainV1: formV1, chainV2: formV2}
+var jsonForms = [...]jsonForm{chainV1: formV1, chainV2: formV2, chainV3: formV2}
 
-// Canonical returns the canonical encoding of e (version 2, above), which
+// Canonical returns the canonical encoding of e (version 3, above), which
 // its hash covers.
 func Canonical(e Event) ([]byte, error) {
 	targets, meta, err := canonicalJSON(e)
@@ -114,6 +121,11 @@ func appendCanonical[T ~string | ~[]byte](b []byte, v int, e Event, targets, met
 	opt(T(e.IdempotencyKey))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.OccurredAt.UnixNano()))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.RecordedAt.UnixNano()))
+	if v >= chainV3 {
+		opt(T(e.Origin.IP))
+		opt(T(e.Origin.UserAgent))
+		opt(T(e.Origin.RequestID))
+	}
 	return b
 }
 
@@ -179,6 +191,9 @@ func DecodeCanonical(b []byte) (Event, error) {
 	e.IdempotencyKey = d.opt()
 	e.OccurredAt = time.Unix(0, int64(d.u64())).UTC()
 	e.RecordedAt = time.Unix(0, int64(d.u64())).UTC()
+	if v >= chainV3 {
+		e.Origin = Origin{IP: d.opt(), UserAgent: d.opt(), RequestID: d.opt()}
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errors.New("trailing bytes")
 	}
@@ -290,12 +305,12 @@ func chainSum[T ~string | ~[]byte](buf *[]byte, v int, prev []byte, e Event, tar
 // chainColumns are the columns a Store's ReadChain hands over, in order.
 const chainColumns = `seq, id, tenant, action, actor_type, actor_id, actor_name,
 	resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key,
-	occurred_at, recorded_at, prev_hash, hash, hash_version`
+	occurred_at, recorded_at, prev_hash, hash, hash_version, origin_ip, origin_user_agent, origin_request_id`
 
 // ChainColumns names the columns of a ChainEntry's Values, in order.
 var ChainColumns = [...]string{"seq", "id", "tenant", "action", "actor_type", "actor_id", "actor_name",
 	"resource_type", "resource_id", "resource_name", "targets", "outcome", "metadata", "idempotency_key",
-	"occurred_at", "recorded_at", "prev_hash", "hash", "hash_version"}
+	"occurred_at", "recorded_at", "prev_hash", "hash", "hash_version", "origin_ip", "origin_user_agent", "origin_request_id"}
 
 // Indexes into ChainEntry.Values.
 const (
@@ -318,6 +333,9 @@ const (
 	colPrevHash
 	colHash
 	colHashVersion
+	colOriginIP
+	colOriginUserAgent
+	colOriginRequestID
 	numChainColumns
 )
 
@@ -429,13 +447,16 @@ func checkChainRow(values []any, r *chainRow) error {
 	occurred, recorded := integer(colOccurredAt), integer(colRecordedAt)
 	r.prevHash, r.hash = hash(colPrevHash), hash(colHash)
 	version := integer(colHashVersion)
+	e.Origin = Origin{IP: optText(colOriginIP), UserAgent: optText(colOriginUserAgent), RequestID: optText(colOriginRequestID)}
 	if err != nil {
 		return err
 	}
 	e.OccurredAt, e.RecordedAt = time.Unix(0, occurred).UTC(), time.Unix(0, recorded).UTC()
 	switch {
-	case version != chainV1 && version != chainV2:
+	case version < chainV1 || version > chainV3:
 		return fmt.Errorf("hash_version %d is unknown", version)
+	case version < chainV3 && !e.Origin.IsZero():
+		return fmt.Errorf("an origin on a row of hash_version %d, which has none", version)
 	case e.ID == "":
 		return errors.New("id is empty")
 	case e.Outcome != OutcomeSuccess && e.Outcome != OutcomeFailure:

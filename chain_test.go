@@ -45,11 +45,20 @@ const dropTriggers = `DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_ev
 
 // recount is what a tamperer who knows the schema runs after removing
 // events: the derived tables rebuilt to agree with what is left.
-const recount = `DELETE FROM audit_counts;
+const recount = `DELETE FROM audit_counts; DELETE FROM audit_refs; DELETE FROM audit_targets; DELETE FROM audit_ref_terms;
 INSERT INTO audit_counts SELECT tenant, 'total', '', count(*) FROM audit_events GROUP BY tenant;
-INSERT INTO audit_counts SELECT tenant, 'actor', actor_id, count(*) FROM audit_events GROUP BY tenant, actor_id;
-INSERT INTO audit_counts SELECT tenant, 'resource', resource_id, count(*) FROM audit_events GROUP BY tenant, resource_id;
 INSERT INTO audit_counts SELECT tenant, 'action', action, count(*) FROM audit_events GROUP BY tenant, action;
+INSERT INTO audit_counts SELECT tenant, 'failure', '', count(*) FROM audit_events WHERE outcome = 'failure' GROUP BY tenant;
+INSERT INTO audit_targets SELECT DISTINCT e.tenant, json_extract(j.value, '$.id'), json_extract(j.value, '$.type'), e.seq
+	FROM audit_events e, json_each(e.targets) j
+	WHERE NOT (json_extract(j.value, '$.id') = e.resource_id AND json_extract(j.value, '$.type') = e.resource_type);
+INSERT INTO audit_counts SELECT t.tenant, 'target', t.id, count(DISTINCT t.seq) FROM audit_targets t JOIN audit_events e ON e.seq = t.seq
+	WHERE t.id <> e.resource_id GROUP BY t.tenant, t.id;
+INSERT INTO audit_refs SELECT tenant, 'actor', actor_id, actor_type, actor_name, count(*), 0 FROM audit_events GROUP BY tenant, actor_id, actor_type;
+INSERT INTO audit_refs SELECT tenant, 'resource', resource_id, resource_type, resource_name, count(*), 0 FROM audit_events GROUP BY tenant, resource_id, resource_type;
+INSERT INTO audit_refs SELECT tenant, 'target', id, type, '', count(*), 0 FROM audit_targets GROUP BY tenant, id, type;
+INSERT OR IGNORE INTO audit_ref_terms SELECT tenant, lower(id), CASE kind WHEN 'actor' THEN 'actor' ELSE 'resource' END, id, type FROM audit_refs WHERE id <> '';
+INSERT OR IGNORE INTO audit_ref_terms SELECT tenant, lower(name), CASE kind WHEN 'actor' THEN 'actor' ELSE 'resource' END, id, type FROM audit_refs WHERE name <> '';
 DELETE FROM audit_action_terms WHERE (tenant, action) NOT IN (SELECT tenant, key FROM audit_counts WHERE kind = 'action');`
 
 // chainLog writes n events across tenants into a new file and closes it.
@@ -171,7 +180,9 @@ func TestTampering(t *testing.T) {
 		{"hash as null", `UPDATE audit_events SET hash = NULL WHERE seq = 14`, 14, "hash is stored as NULL"},
 		{"idempotency key as empty text", `UPDATE audit_events SET idempotency_key = '' WHERE seq = 15`, 15, "idempotency_key is an empty string"},
 		{"hash version changed", `UPDATE audit_events SET hash_version = 1 WHERE seq = 16`, 16, "altered"},
-		{"hash version unknown", `UPDATE audit_events SET hash_version = 3 WHERE seq = 16`, 16, "hash_version 3"},
+		{"hash version unknown", `UPDATE audit_events SET hash_version = 9 WHERE seq = 16`, 16, "hash_version 9"},
+		{"origin added to a row", `UPDATE audit_events SET origin_ip = '203.0.113.9' WHERE seq = 17`, 17, "altered"},
+		{"origin as blob", `UPDATE audit_events SET origin_ip = CAST('x' AS BLOB) WHERE seq = 17`, 17, "origin_ip is stored as BLOB"},
 		// Stored JSON in any other form than the one the library writes.
 		{"metadata with bytes after it", `UPDATE audit_events SET metadata = metadata || ' {"approved_by":"CFO"}' WHERE seq = 2`, 2, "bytes after the value"},
 		{"metadata with a duplicate key", `UPDATE audit_events SET metadata = '{"a":[1,"two"],"b":"x","i":1,"i":2}' WHERE seq = 2`, 2, "repeated or out of order"},
@@ -232,9 +243,15 @@ func TestVerifyRecountsDerivedTables(t *testing.T) {
 		{"catalogue row added", `INSERT INTO audit_action_terms VALUES ('', 'x', 'doc.3', 9)`, `does not have`},
 		{"stray catalogue row", `INSERT INTO audit_action_terms VALUES ('', 'zz', 'zz', 0)`, `which has no events`},
 		{"total lowered", `UPDATE audit_counts SET n = n - 1 WHERE kind = 'total' AND tenant = 'acme'`, `total`},
-		{"actor counter deleted", `DELETE FROM audit_counts WHERE kind = 'actor' AND key = '1' AND tenant = 'acme'`, `no actor counter for "1" in tenant "acme"`},
-		{"action counter deleted", `DELETE FROM audit_counts WHERE kind = 'action' AND key = 'doc.1' AND tenant = 'acme'`, `no action counter for "doc.1"`},
-		{"resource counter added", `INSERT INTO audit_counts VALUES ('', 'resource', 'ghost', 1)`, `"ghost" in tenant "", which has none`},
+		{"actor counter deleted", `DELETE FROM audit_refs WHERE kind = 'actor' AND id = '1' AND tenant = 'acme'`, `audit_refs has no row for actor "1" of type "user" in tenant "acme"`},
+		{"action counter deleted", `DELETE FROM audit_counts WHERE kind = 'action' AND key = 'doc.1' AND tenant = 'acme'`, `audit_counts has no row for action "doc.1"`},
+		{"resource counter added", `INSERT INTO audit_refs VALUES ('', 'resource', 'ghost', 'doc', '', 1, 0)`, `resource "ghost" of type "doc" in tenant "", which has none`},
+		{"failure counter added", `INSERT INTO audit_counts VALUES ('globex', 'failure', '', 3)`, `failure "" in tenant "globex", which has none`},
+		{"target row deleted", `DELETE FROM audit_targets WHERE seq = 4`, `audit_targets lacks target "1" of type "t" of seq 4`},
+		{"target row added", `INSERT INTO audit_targets VALUES ('acme', '1', 't', 5)`, `audit_targets has a row not among the events' targets: target "1" of type "t" of seq 5`},
+		{"target row moved", `UPDATE audit_targets SET seq = 5 WHERE seq = 4`, `audit_targets lacks target "1" of type "t" of seq 4`},
+		{"ref term deleted", `DELETE FROM audit_ref_terms WHERE id = '2' AND kind = 'actor'`, `audit_ref_terms lacks term "2" of actor "2"`},
+		{"ref term added", `INSERT INTO audit_ref_terms VALUES ('', 'x', 'actor', 'nobody', 'user')`, `which has no events`},
 		{"unknown kind", `INSERT INTO audit_counts VALUES ('', 'other', 'x', 1)`, `unknown kind "other"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -416,7 +433,7 @@ func TestCanonicalEncoding(t *testing.T) {
 	b2, err := audit.Canonical(back)
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(b, b2))
-	require.True(t, bytes.HasPrefix(b, []byte("audit.v2")))
+	require.True(t, bytes.HasPrefix(b, []byte("audit.v3")))
 	// Every prefix is refused.
 	for i := range len(b) {
 		_, err := audit.DecodeCanonical(b[:i])

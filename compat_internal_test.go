@@ -116,6 +116,12 @@ func v1Events() []Event {
 	return out
 }
 
+// queryShape names a shape of query for the table above.
+type queryShape struct {
+	action, actor, subject string
+	failures               bool
+}
+
 // TestVersion1FilesStillVerify: a file written before migration 2 opens,
 // migrates, verifies, reads back exactly, takes version 2 events after its
 // version 1 ones, and still catches tampering with a version 1 row.
@@ -148,7 +154,21 @@ func TestVersion1FilesStillVerify(t *testing.T) {
 	require.Equal(t, VerifyReport{Checked: int64(len(events) + 5), OK: true}, rep)
 	var versions []int
 	require.NoError(t, l.Store().(*SQLiteStore).DB().SelectContext(ctx, &versions, `SELECT DISTINCT hash_version FROM audit_events ORDER BY 1`))
-	require.Equal(t, []int{1, 2}, versions)
+	require.Equal(t, []int{1, 3}, versions)
+	// The tables of later migrations were filled from the old rows: every
+	// total, across tenants too, and the catalogue.
+	all := l.AllTenants()
+	for q, want := range map[queryShape]int{
+		{}: 45, {action: "doc.<script>"}: 18, {actor: "1"}: 10, {subject: "acct_<1>"}: 40, {failures: true}: 20,
+	} {
+		p, err := all.Recent(ctx, Query{Action: q.action, ActorID: q.actor, Subject: q.subject, Outcome: map[bool]string{true: OutcomeFailure}[q.failures], PerPage: 100})
+		require.NoError(t, err)
+		require.Equal(t, want, p.TotalCount, "%+v", q)
+		require.Len(t, p.Entries, want, "%+v", q)
+	}
+	rep, err = l.Verify(ctx)
+	require.NoError(t, err)
+	require.True(t, rep.OK, rep.Reason)
 	require.NoError(t, l.Close())
 
 	// A version 1 row re-laid out, or turned into version 2, is caught.

@@ -43,18 +43,52 @@ type Query struct {
 	// logger or WithTenant("")). On any other view Tenant may be "" or the
 	// view's own tenant; another is refused with ErrInvalidQuery.
 	Tenant string
-	// Exact filters; empty means any.
-	Action, ActorID, ResourceType, ResourceID string
+	// Order is the order of the entries, of the cursors' walk and of All:
+	// NewestFirst (the default) or OldestFirst.
+	Order Order
+	// Exact filters; empty means any. Action is one action: a trailing
+	// ".*" is refused with ErrInvalidQuery (for every action under a
+	// prefix, use Search, or Actions to list them). ResourceID looks at
+	// the resource only; Subject at the resource and the targets.
+	Action, ActorID, ActorType, ResourceType, ResourceID string
+	// Subject keeps the events about one ID: whose resource, or any of
+	// whose targets, has it (an invoice recorded WithTargets(account) is
+	// about the account). SubjectType narrows it to refs of that type,
+	// where IDs of several types collide. Subject excludes ResourceID and
+	// ResourceType (use one or the other).
+	Subject, SubjectType string
+	// Outcome is OutcomeSuccess, OutcomeFailure, or "" for both.
+	Outcome string
 	// Since (inclusive) and Until (exclusive) bound OccurredAt; zero means
 	// unbounded.
 	Since, Until time.Time
+	// FromSeq and ToSeq bound Seq, both inclusive; zero means unbounded.
+	FromSeq, ToSeq int64
 	// Search keeps events whose action matches as in Logger.Search.
 	Search string
 }
 
+// Order is the order of pages, cursors and All.
+type Order uint8
+
+const (
+	// NewestFirst lists the highest Seq first (the default).
+	NewestFirst Order = iota
+	// OldestFirst lists the lowest Seq first.
+	OldestFirst
+)
+
+// String returns "newest" or "oldest".
+func (o Order) String() string {
+	if o == OldestFirst {
+		return "oldest"
+	}
+	return "newest"
+}
+
 // Page is one page of events.
 type Page struct {
-	// Entries are newest first.
+	// Entries are in Query.Order: newest first by default.
 	Entries []Event `json:"entries"`
 	// Page is the 1-based number of this page, PerPage its size.
 	Page    int `json:"page"`
@@ -100,8 +134,12 @@ func (l *Logger) Recent(ctx context.Context, q Query) (Page, error) {
 	return l.page(ctx, q, DefaultPerPage)
 }
 
-// ForAccount returns a page of the events whose resource ID is accountID,
-// newest first; q may narrow it further.
+// ForAccount returns a page of the events about accountID: whose resource
+// or any of whose targets has that ID (Query.Subject), in q's order, newest
+// first by default; q may narrow it further. Unlike Query.ResourceID, which
+// looks at the resource only, an invoice recorded with
+// WithTargets(account) is found under the account. Its total is exact and
+// read from counters, as the other common shapes' are.
 func (l *Logger) ForAccount(ctx context.Context, accountID string, q Query) (Page, error) {
 	if l.denied != nil {
 		return Page{}, l.denied
@@ -109,10 +147,10 @@ func (l *Logger) ForAccount(ctx context.Context, accountID string, q Query) (Pag
 	if accountID == "" {
 		return Page{}, fmt.Errorf("%w: empty account id", ErrInvalidQuery)
 	}
-	if q.ResourceID != "" && q.ResourceID != accountID {
-		return Page{}, fmt.Errorf("%w: resource id %q conflicts with account %q", ErrInvalidQuery, q.ResourceID, accountID)
+	if q.Subject != "" && q.Subject != accountID {
+		return Page{}, fmt.Errorf("%w: subject %q conflicts with account %q", ErrInvalidQuery, q.Subject, accountID)
 	}
-	q.ResourceID = accountID
+	q.Subject = accountID
 	return l.page(ctx, q, DefaultPerPage)
 }
 
@@ -184,8 +222,9 @@ func (l *Logger) filter(q Query, defaultPer int) (Filter, int, error) {
 		return Filter{}, 0, fmt.Errorf("%w: tenant %q on the view of tenant %q", ErrInvalidQuery, q.Tenant, l.tenant)
 	}
 	for _, s := range [...]struct{ name, v string }{
-		{"action", q.Action}, {"actor_id", q.ActorID}, {"resource_type", q.ResourceType},
-		{"resource_id", q.ResourceID}, {"search", q.Search}, {"tenant", f.Tenant},
+		{"action", q.Action}, {"actor_id", q.ActorID}, {"actor_type", q.ActorType}, {"resource_type", q.ResourceType},
+		{"resource_id", q.ResourceID}, {"subject", q.Subject}, {"subject_type", q.SubjectType},
+		{"search", q.Search}, {"tenant", f.Tenant},
 	} {
 		if !utf8.ValidString(s.v) {
 			return Filter{}, 0, fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidQuery, s.name)
@@ -197,10 +236,36 @@ func (l *Logger) filter(q Query, defaultPer int) (Filter, int, error) {
 	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
 		return Filter{}, 0, fmt.Errorf("%w: until %s is before since %s", ErrInvalidQuery, formatTime(q.Until), formatTime(q.Since))
 	}
-	f.Action, f.ActorID, f.ResourceType, f.ResourceID = q.Action, q.ActorID, q.ResourceType, q.ResourceID
+	if err := checkShape(q); err != nil {
+		return Filter{}, 0, err
+	}
+	f.Action, f.ActorID, f.ActorType, f.ResourceType, f.ResourceID = q.Action, q.ActorID, q.ActorType, q.ResourceType, q.ResourceID
+	f.Subject, f.SubjectType, f.Outcome = q.Subject, q.SubjectType, q.Outcome
+	f.FromSeq, f.ToSeq, f.OldestFirst = q.FromSeq, q.ToSeq, q.Order == OldestFirst
 	f.Search = strings.ToLower(q.Search)
 	f.Since, f.Until = timeRange(q.Since, q.Until)
 	return f, per, nil
+}
+
+// checkShape refuses the combinations of q's fields that mean nothing.
+func checkShape(q Query) error {
+	switch {
+	case q.Order != NewestFirst && q.Order != OldestFirst:
+		return fmt.Errorf("%w: order %d", ErrInvalidQuery, q.Order)
+	case q.Outcome != "" && q.Outcome != OutcomeSuccess && q.Outcome != OutcomeFailure:
+		return fmt.Errorf("%w: outcome %q is neither %q nor %q", ErrInvalidQuery, q.Outcome, OutcomeSuccess, OutcomeFailure)
+	case strings.HasSuffix(q.Action, ".*"):
+		return fmt.Errorf("%w: action %q: Action is one action; for every action under a prefix use Search (or Actions to list them)", ErrInvalidQuery, q.Action)
+	case q.Subject != "" && (q.ResourceID != "" || q.ResourceType != ""):
+		return fmt.Errorf("%w: subject with resource_id or resource_type: use Subject (resource or targets) or ResourceID (resource only)", ErrInvalidQuery)
+	case q.SubjectType != "" && q.Subject == "":
+		return fmt.Errorf("%w: subject_type without subject", ErrInvalidQuery)
+	case q.FromSeq < 0 || q.ToSeq < 0:
+		return fmt.Errorf("%w: from_seq %d, to_seq %d: a seq is positive", ErrInvalidQuery, q.FromSeq, q.ToSeq)
+	case q.ToSeq > 0 && q.FromSeq > q.ToSeq:
+		return fmt.Errorf("%w: from_seq %d is after to_seq %d", ErrInvalidQuery, q.FromSeq, q.ToSeq)
+	}
+	return nil
 }
 
 // maxOffset is the most rows a Query.Page may skip. Page numbers stay far
@@ -247,16 +312,23 @@ func binding(f Filter, view viewKind, per int) [8]byte {
 	if f.AllTenants {
 		all = 1
 	}
-	h.Write([]byte{byte(view), all})
-	for _, s := range []string{f.Tenant, f.Action, f.ActorID, f.ResourceType, f.ResourceID, f.Search} {
+	order := byte(0)
+	if f.OldestFirst {
+		order = 1
+	}
+	h.Write([]byte{byte(view), all, order})
+	for _, s := range []string{f.Tenant, f.Action, f.ActorID, f.ActorType, f.ResourceType, f.ResourceID,
+		f.Subject, f.SubjectType, f.Outcome, f.Search} {
 		var n [binary.MaxVarintLen64]byte
 		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
 		h.Write([]byte(s))
 	}
-	var b [24]byte
+	var b [40]byte
 	binary.BigEndian.PutUint64(b[0:], uint64(unixNanos(f.Since)))
 	binary.BigEndian.PutUint64(b[8:], uint64(unixNanos(f.Until)))
 	binary.BigEndian.PutUint64(b[16:], uint64(per))
+	binary.BigEndian.PutUint64(b[24:], uint64(f.FromSeq))
+	binary.BigEndian.PutUint64(b[32:], uint64(f.ToSeq))
 	h.Write(b[:])
 	var out [8]byte
 	copy(out[:], h.Sum(nil))
@@ -302,7 +374,7 @@ func decodeCursor(s string, bind [8]byte) (before int64, page int, err error) {
 	}
 	rest := b[9:]
 	seq, n := binary.Uvarint(rest)
-	if n <= 0 || seq < 2 || seq > maxCursorSeq {
+	if n <= 0 || seq < 1 || seq > maxCursorSeq {
 		return 0, 0, fmt.Errorf("%w: malformed", ErrInvalidCursor)
 	}
 	rest = rest[n:]

@@ -150,3 +150,95 @@ CREATE INDEX audit_counts_key ON audit_counts (kind, key) WHERE tenant <> '';
 
 -- The (tenant, action) pairs a typeahead term matches, in every tenant.
 CREATE INDEX audit_action_terms_term ON audit_action_terms (term, action, seg);
+
+-- migration 4: the read model: request origin, subjects, the catalogue of actors and resources, failure totals
+
+-- The request an event came from (Event.Origin), NULL when absent. The
+-- chain covers them from version 3 of the canonical encoding on.
+ALTER TABLE audit_events ADD COLUMN origin_ip TEXT;
+ALTER TABLE audit_events ADD COLUMN origin_user_agent TEXT;
+ALTER TABLE audit_events ADD COLUMN origin_request_id TEXT;
+
+-- The insert trigger now checks the origin columns too.
+DROP TRIGGER audit_events_insert;
+
+CREATE TRIGGER audit_events_insert BEFORE INSERT ON audit_events
+WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM audit_events)
+  OR typeof(NEW.id) != 'text' OR typeof(NEW.tenant) != 'text' OR typeof(NEW.action) != 'text'
+  OR typeof(NEW.actor_type) != 'text' OR typeof(NEW.actor_id) != 'text' OR typeof(NEW.actor_name) != 'text'
+  OR typeof(NEW.resource_type) != 'text' OR typeof(NEW.resource_id) != 'text' OR typeof(NEW.resource_name) != 'text'
+  OR typeof(NEW.outcome) != 'text'
+  OR typeof(NEW.targets) NOT IN ('null', 'text') OR NEW.targets = ''
+  OR typeof(NEW.metadata) NOT IN ('null', 'text') OR NEW.metadata = ''
+  OR typeof(NEW.idempotency_key) NOT IN ('null', 'text') OR NEW.idempotency_key = ''
+  OR typeof(NEW.occurred_at) != 'integer' OR typeof(NEW.recorded_at) != 'integer'
+  OR typeof(NEW.prev_hash) != 'blob' OR typeof(NEW.hash) != 'blob'
+  OR typeof(NEW.hash_version) != 'integer'
+  OR typeof(NEW.origin_ip) NOT IN ('null', 'text') OR NEW.origin_ip = ''
+  OR typeof(NEW.origin_user_agent) NOT IN ('null', 'text') OR NEW.origin_user_agent = ''
+  OR typeof(NEW.origin_request_id) NOT IN ('null', 'text') OR NEW.origin_request_id = ''
+BEGIN
+    SELECT RAISE(ABORT, 'audit_events is append-only: an insert must take the next seq')
+    WHERE NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM audit_events);
+    SELECT RAISE(ABORT, 'audit_events: a column is not in the form the library writes (storage class, or an empty string for NULL)');
+END;
+
+-- Failures are few: a partial index per tenant, and one in seq order across
+-- tenants (its key is the same for every row, so it orders by seq), make
+-- the pages of Query.Outcome "failure" index ranges. Successes walk the
+-- tenant's index, where nearly every row matches.
+CREATE INDEX audit_events_failures ON audit_events (tenant) WHERE outcome = 'failure';
+CREATE INDEX audit_events_failures_all ON audit_events (outcome) WHERE outcome = 'failure';
+
+-- audit_targets makes the events about a subject (its resource or any of
+-- its targets) an index range: one row per distinct target (id, type) of
+-- an event, except a target equal to the event's resource, which the
+-- resource index already finds.
+CREATE TABLE audit_targets (
+    tenant TEXT    NOT NULL,
+    id     TEXT    NOT NULL,
+    type   TEXT    NOT NULL,
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (tenant, id, seq, type)
+) WITHOUT ROWID;
+
+-- audit_refs is the catalogue of actors, resources and targets, with the
+-- number of events of each (id, type) and the latest name it carried: the
+-- totals of the actor, resource and subject filters, and the suggestions
+-- of a search box. kind is 'actor', 'resource' or 'target' ('target'
+-- counts the events that name the ref among their targets but not as their
+-- resource). renamed tells the writer that the last event changed the
+-- name, so that it adds the new name's typeahead term.
+CREATE TABLE audit_refs (
+    tenant  TEXT    NOT NULL,
+    kind    TEXT    NOT NULL,
+    id      TEXT    NOT NULL,
+    type    TEXT    NOT NULL,
+    name    TEXT    NOT NULL,
+    n       INTEGER NOT NULL,
+    renamed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant, kind, id, type)
+) WITHOUT ROWID;
+CREATE INDEX audit_refs_key ON audit_refs (kind, id) WHERE tenant <> '';
+
+-- audit_ref_terms makes suggestions a range scan: the lower-cased ID and
+-- every lower-cased name of each actor (kind 'actor') and of each resource
+-- or target (kind 'resource').
+CREATE TABLE audit_ref_terms (
+    tenant TEXT NOT NULL,
+    term   TEXT NOT NULL,
+    kind   TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    type   TEXT NOT NULL,
+    PRIMARY KEY (tenant, term, kind, id, type)
+) WITHOUT ROWID;
+CREATE INDEX audit_ref_terms_term ON audit_ref_terms (term, kind, id, type);
+
+-- The actor and resource counters move to audit_refs (by id and type; the
+-- total of an id is the sum over its types). audit_counts keeps the
+-- tenant's total, each action, the failures (kind 'failure', key '') and,
+-- per target id, the events that name it among their targets but not as
+-- their resource (kind 'target'). The new tables are filled from the
+-- events by the library right after this migration, in the same
+-- transaction (the same code that keeps them on write).
+DELETE FROM audit_counts WHERE kind IN ('actor', 'resource');

@@ -41,11 +41,19 @@ func (eventCodec) Encode(e Event) (sqlcore.Row, error) {
 	if len(meta) > 0 {
 		r.Metadata = sql.NullString{String: string(meta), Valid: true}
 	}
-	if e.IdempotencyKey != "" {
-		r.IdempotencyKey = sql.NullString{String: e.IdempotencyKey, Valid: true}
+	r.IdempotencyKey = nullString(e.IdempotencyKey)
+	r.OriginIP, r.OriginUserAgent, r.OriginRequestID = nullString(e.Origin.IP), nullString(e.Origin.UserAgent), nullString(e.Origin.RequestID)
+	if len(e.Targets) > 0 {
+		r.TargetRefs = make([]sqlcore.Ref, len(e.Targets))
+		for i, t := range e.Targets {
+			r.TargetRefs[i] = sqlcore.Ref(t)
+		}
 	}
 	return r, nil
 }
+
+// nullString is s, NULL when empty.
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
 // Decode implements sqlcore.Codec.
 func (eventCodec) Decode(r *sqlcore.Row) (Event, error) {
@@ -70,9 +78,8 @@ func (eventCodec) Decode(r *sqlcore.Row) (Event, error) {
 		}
 		e.Metadata = m
 	}
-	if r.IdempotencyKey.Valid {
-		e.IdempotencyKey = r.IdempotencyKey.String
-	}
+	e.IdempotencyKey = r.IdempotencyKey.String
+	e.Origin = Origin{IP: r.OriginIP.String, UserAgent: r.OriginUserAgent.String, RequestID: r.OriginRequestID.String}
 	return e, nil
 }
 
@@ -93,6 +100,7 @@ func (eventCodec) Hash(buf *[]byte, r *sqlcore.Row) []byte {
 		Outcome:        r.Outcome,
 		IdempotencyKey: r.IdempotencyKey.String,
 		OccurredAt:     time.Unix(0, r.OccurredAt), RecordedAt: time.Unix(0, r.RecordedAt),
+		Origin: Origin{IP: r.OriginIP.String, UserAgent: r.OriginUserAgent.String, RequestID: r.OriginRequestID.String},
 	}
 	sum := chainSum(buf, chainVersion, r.PrevHash, e, r.Targets.String, r.Metadata.String)
 	return sum[:]

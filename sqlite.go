@@ -302,6 +302,11 @@ func migrate(ctx context.Context, conn *sqlx.Conn) (applied []int, err error) {
 		if _, err := conn.ExecContext(ctx, m.sql); err != nil {
 			return nil, fmt.Errorf("migrate to version %d: %w", m.version, classify(err))
 		}
+		if after := afterMigration[m.version]; after != nil {
+			if err := after(ctx, conn); err != nil {
+				return nil, fmt.Errorf("migrate to version %d: %w", m.version, classify(err))
+			}
+		}
 		if _, err := conn.ExecContext(ctx, "INSERT INTO audit_schema_migrations (version, applied_at) VALUES (?, ?)",
 			m.version, time.Now().UnixNano()); err != nil {
 			return nil, fmt.Errorf("migrate to version %d: %w", m.version, classify(err))
@@ -309,6 +314,21 @@ func migrate(ctx context.Context, conn *sqlx.Conn) (applied []int, err error) {
 		applied = append(applied, m.version)
 	}
 	return applied, nil
+}
+
+// afterMigration holds the steps some migrations take in Go, in the same
+// transaction, after their SQL: migration 4 fills the tables it creates
+// from the events already in the log, with the code that keeps them on
+// write (sqlcore.Backfill).
+var afterMigration = map[int]func(context.Context, *sqlx.Conn) error{
+	4: func(ctx context.Context, conn *sqlx.Conn) error {
+		st, err := sqliteCore.Prepare(ctx, conn)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return sqliteCore.Backfill(ctx, conn, st)
+	},
 }
 
 // Append implements Store: one IMMEDIATE transaction on the writer
@@ -385,6 +405,13 @@ func (sqliteDialect) Unindexed(column string) string { return "+" + column }
 func (sqliteDialect) OrderedJoin() string            { return "CROSS JOIN" }
 func (sqliteDialect) Classify(err error) error       { return classify(err) }
 func (sqliteDialect) IsConstraint(err error) bool    { return isConstraint(err) }
+func (sqliteDialect) TargetsOf() string              { return sqliteTargetsOf }
+
+// sqliteTargetsOf expands the targets JSON of every event with json_each.
+const sqliteTargetsOf = `SELECT e.tenant AS tenant, coalesce(json_extract(j.value, '$.id'), '') AS id,
+	coalesce(json_extract(j.value, '$.type'), '') AS type, e.seq AS seq,
+	e.resource_id AS resource_id, e.resource_type AS resource_type
+	FROM audit_events e, json_each(e.targets) j WHERE e.targets IS NOT NULL`
 
 // sqliteCore is the shared SQL on SQLite.
 var sqliteCore = &sqlcore.Store[Event]{Dialect: sqliteDialect{}, Codec: eventCodec{}}
@@ -572,17 +599,31 @@ func (s *SQLiteStore) readErr(err error) error {
 
 // List implements Store: the page and its total are read in one read
 // transaction, so they agree.
-func (s *SQLiteStore) List(ctx context.Context, f Filter, before int64, offset, limit int) ([]Event, int64, error) {
+func (s *SQLiteStore) List(ctx context.Context, f Filter, cursor int64, offset, limit int) ([]Event, int64, error) {
 	tx, err := s.readers.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, 0, opErr("list", s.readErr(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
-	events, total, err := s.core.List(ctx, tx, f, before, offset, limit)
+	events, total, err := s.core.List(ctx, tx, f, cursor, offset, limit)
 	if err != nil {
 		return nil, 0, opErr("list", s.readErr(err))
 	}
 	return events, total, nil
+}
+
+// Range implements Store, in one read transaction.
+func (s *SQLiteStore) Range(ctx context.Context, f Filter, cursor int64, limit int) ([]Event, int64, error) {
+	tx, err := s.readers.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, opErr("range", s.readErr(err))
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	events, through, err := s.core.Range(ctx, tx, f, cursor, limit)
+	if err != nil {
+		return nil, 0, opErr("range", s.readErr(err))
+	}
+	return events, through, nil
 }
 
 // Actions implements Store.

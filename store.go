@@ -25,12 +25,19 @@ type Store interface {
 	// (scope.Tenant, or every tenant when scope.AllTenants; its other
 	// fields are zero), or an error wrapping ErrNotFound.
 	Get(ctx context.Context, scope Filter, id string) (Event, error)
-	// List returns up to limit events matching f, newest (highest Seq)
-	// first, with Seq < before when before > 0, skipping the first offset;
-	// and the exact number of events matching f (ignoring before, offset
-	// and limit), read from the same snapshot. With f.AllTenants, the
-	// events of every tenant match.
-	List(ctx context.Context, f Filter, before int64, offset, limit int) ([]Event, int64, error)
+	// List returns up to limit events matching f, in f's order (newest,
+	// highest Seq, first unless f.OldestFirst), after cursor in that order
+	// (Seq < cursor newest first, Seq > cursor oldest first) when cursor >
+	// 0, skipping the first offset; and the exact number of events
+	// matching f (ignoring cursor, offset and limit), read from the same
+	// snapshot. With f.AllTenants, the events of every tenant match.
+	List(ctx context.Context, f Filter, cursor int64, offset, limit int) ([]Event, int64, error)
+	// Range is List without the total, for walks of everything (All,
+	// Tail, Export): up to limit events matching f in f's order after
+	// cursor; and, when it returns fewer than limit, the Seq of the newest
+	// event of its snapshot (0 otherwise): an oldest-first walk has seen
+	// everything up to it.
+	Range(ctx context.Context, f Filter, cursor int64, limit int) ([]Event, int64, error)
 	// Head returns the Seq and Hash of the newest event, or 0 and nil for an
 	// empty log.
 	Head(ctx context.Context) (seq int64, hash []byte, err error)
@@ -40,9 +47,10 @@ type Store interface {
 	// first error fn returns and returns that error.
 	ReadChain(ctx context.Context, from, to int64, fn func(ChainEntry) error) error
 	// Actions returns the distinct actions among the tenants that scope
-	// selects (as for Get) that start with prefix (compared lower-cased),
-	// most frequent first, with their counts (summed over the tenants);
-	// ties in order of the action.
+	// selects (as for Get) that prefix (lower-cased) matches as Search
+	// does (a prefix of the action or of any of its dot-separated
+	// segments), most frequent first, with their counts (summed over the
+	// tenants); ties in order of the action.
 	Actions(ctx context.Context, scope Filter, prefix string, limit int) ([]ActionCount, error)
 	// Close releases the store. Calls after Close return ErrClosed.
 	Close() error

@@ -310,7 +310,7 @@ func canonicalSize(e Event, targets, meta int) int {
 	const str = 4               // length prefix
 	n := fixed + 9*str + len(e.ID) + len(e.Tenant) + len(e.Action) + refBytes(e.Actor) + refBytes(e.Resource)
 	n += str + len(e.Outcome)
-	for _, opt := range []int{targets, meta, len(e.IdempotencyKey)} {
+	for _, opt := range []int{targets, meta, len(e.IdempotencyKey), len(e.Origin.IP), len(e.Origin.UserAgent), len(e.Origin.RequestID)} {
 		n++
 		if opt > 0 {
 			n += str + opt

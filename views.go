@@ -116,6 +116,10 @@ func (s deniedStore) List(context.Context, Filter, int64, int, int) ([]Event, in
 	return nil, 0, s.err
 }
 
+func (s deniedStore) Range(context.Context, Filter, int64, int) ([]Event, int64, error) {
+	return nil, 0, s.err
+}
+
 func (s deniedStore) Head(context.Context) (int64, []byte, error) { return 0, nil, s.err }
 
 func (s deniedStore) ReadChain(context.Context, int64, int64, func(ChainEntry) error) error {

@@ -15,7 +15,7 @@
 // LoadNaughtyStrings. Nothing is skipped when the list is absent.
 //
 // The cases are grouped by area, a file each: writing (write.go), paging
-// and filters (paging.go), typeahead (search.go), tenants and views
+// and filters (paging.go, filters.go), typeahead (search.go), tenants and views
 // (tenants.go), the edges of queries (edges.go), hard strings (strings.go),
 // concurrency and closing (concurrency.go).
 package audittest
@@ -48,6 +48,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"PagingWhileWriting", testPagingWhileWriting},
 		{"Cursors", testCursors},
 		{"Filters", testFilters},
+		{"ReadModelFilters", testReadModelFilters},
+		{"ForAccountTargets", testForAccountTargets},
+		{"QueryShapesRefused", testQueryShapesRefused},
 		{"PageNumbers", testPageNumbers},
 		{"TimeEdges", testTimeEdges},
 		{"TimeOrderError", testTimeOrderError},

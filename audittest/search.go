@@ -115,12 +115,20 @@ func testActions(t *testing.T, newStore NewStore) {
 			require.NoError(t, err)
 		}
 	}
+	// The same rule as Search: a prefix of the action or of any of its
+	// dot-separated segments ("admin.user.x" has a segment "user.x").
 	got, err := l.Actions(ctx, "user", 10)
 	require.NoError(t, err)
-	require.Equal(t, []audit.ActionCount{{Action: "user.created", Count: 5}, {Action: "user.deleted", Count: 2}, {Action: "User.Renamed", Count: 1}}, got)
+	require.Equal(t, []audit.ActionCount{{Action: "user.created", Count: 5}, {Action: "admin.user.x", Count: 4}, {Action: "user.deleted", Count: 2}, {Action: "User.Renamed", Count: 1}}, got)
+	got, err = l.Actions(ctx, "del", 10)
+	require.NoError(t, err)
+	require.Equal(t, []audit.ActionCount{{Action: "user.deleted", Count: 2}}, got, "Actions agrees with Search")
+	found, err := l.Search(ctx, "del", audit.Query{})
+	require.NoError(t, err)
+	require.Equal(t, 2, found.TotalCount)
 	got, err = l.Actions(ctx, "USER.", 2)
 	require.NoError(t, err)
-	require.Equal(t, []audit.ActionCount{{Action: "user.created", Count: 5}, {Action: "user.deleted", Count: 2}}, got)
+	require.Equal(t, []audit.ActionCount{{Action: "user.created", Count: 5}, {Action: "admin.user.x", Count: 4}}, got)
 	got, err = l.Actions(ctx, "", 0)
 	require.NoError(t, err)
 	require.Len(t, got, 5)

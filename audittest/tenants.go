@@ -416,9 +416,9 @@ func testAllTenantsReads(t *testing.T, newStore NewStore) {
 	got, err = every.Actions(ctx, "billing", 10)
 	require.NoError(t, err)
 	require.Equal(t, []audit.ActionCount{{Action: "billing.rare.event", Count: int64(len(manyTenants()))}}, got)
-	got, err = every.Actions(ctx, "rare", 10) // whole names only, as on a tenant's view
+	got, err = every.Actions(ctx, "rare", 10) // any segment, as Search and a tenant's view match
 	require.NoError(t, err)
-	require.Empty(t, got)
+	require.Equal(t, []audit.ActionCount{{Action: "billing.rare.event", Count: int64(len(manyTenants()))}}, got)
 
 	// Cursors are bound to the view: one made on a view is refused on
 	// every other, even one that sees the same events.

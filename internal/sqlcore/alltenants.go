@@ -37,18 +37,46 @@ type arm struct {
 	n              int64
 }
 
-const (
-	// keyTenants selects the tenants that have the key kind = ?, key = ?
-	// (bound twice) and its count in each.
-	keyTenants = `SELECT tenant, n FROM audit_counts WHERE kind = ? AND key = ? AND tenant <> ''
-		UNION ALL SELECT tenant, n FROM audit_counts WHERE tenant = '' AND kind = ? AND key = ?`
-	sqlLogTotal = `SELECT coalesce(max(seq), 0) FROM audit_events`
-)
+const sqlLogTotal = `SELECT coalesce(max(seq), 0) FROM audit_events`
+
+// keyTenants selects the tenants that have the key k and its count in
+// each: an action's (or a target id's) counter rows, or an actor's,
+// resource's or target's refs (summed over their types, unless k names
+// one).
+func keyTenants(k filterKey) (string, []any) {
+	if k.kind == kindAction || k.kind == kindTarget && k.typ == "" {
+		return counterTenants(k.kind, k.key)
+	}
+	return refTenants(k.kind, k.key, k.typ)
+}
+
+// counterTenants selects the tenants that have a counter of kind and key,
+// and its count. The default tenant's row is read by primary key, the
+// others through audit_counts_key, which leaves it out.
+func counterTenants(kind, key string) (string, []any) {
+	return `SELECT tenant, n FROM audit_counts WHERE kind = ? AND key = ? AND tenant <> ''
+		UNION ALL SELECT tenant, n FROM audit_counts WHERE tenant = '' AND kind = ? AND key = ?`, []any{kind, key, kind, key}
+}
+
+// refTenants selects the tenants that have a ref of kind, id (and typ,
+// unless empty), and its count (over its types). The default tenant's rows
+// are read by primary key, the others through audit_refs_key.
+func refTenants(kind, id, typ string) (string, []any) {
+	cond, args := `kind = ? AND id = ?`, []any{kind, id}
+	if typ != "" {
+		cond, args = cond+` AND type = ?`, append(args, typ)
+	}
+	return `SELECT tenant, sum(n) AS n FROM audit_refs WHERE ` + cond + ` AND tenant <> '' GROUP BY tenant
+		UNION ALL SELECT tenant, sum(n) AS n FROM audit_refs WHERE tenant = '' AND ` + cond + ` GROUP BY tenant`, append(args, args...)
+}
 
 // listAllTenants is List across every tenant: the total first (from the
 // counters for the common shapes), then the page from the arms, or by
 // reading the matches through their indexes, or by walking the log.
 func (s *Store[E]) listAllTenants(ctx context.Context, tx ReadTx, f Filter, before int64, offset, limit int) ([]E, int64, error) {
+	if f.Subject != "" || f.Outcome != "" && f.keyed() == 1 {
+		return s.listAllTenantsBy(ctx, tx, f, before, offset, limit)
+	}
 	keys := f.keys()
 	var arms []arm
 	var under int64 // the events in the index ranges allTenantsSQL reads
@@ -72,8 +100,7 @@ func (s *Store[E]) listAllTenants(ctx context.Context, tx ReadTx, f Filter, befo
 	// otherwise a count over the lead key's indexes, or a scan for a time
 	// range or resource type alone (see allTenantsSQL).
 	var total int64
-	timed := !f.Since.IsZero() || !f.Until.IsZero()
-	counted := !timed && f.ResourceType == "" &&
+	counted := !f.narrowed() && f.Outcome == "" &&
 		(f.Search == "" && len(keys) <= 1 || f.Search != "" && (len(keys) == 0 || len(keys) == 1 && f.Action != ""))
 	switch {
 	case counted && !keyed:
@@ -125,7 +152,7 @@ func (s *Store[E]) listAllTenants(ctx context.Context, tx ReadTx, f Filter, befo
 		default:
 			inner, iargs := s.allTenantsSQL(`seq`, f, keys, before)
 			query = `SELECT ` + Columns + ` FROM audit_events WHERE seq IN (` + inner +
-				` ORDER BY seq DESC LIMIT ? OFFSET ?) ORDER BY seq DESC`
+				` ORDER BY seq ` + f.dir() + ` LIMIT ? OFFSET ?) ORDER BY seq ` + f.dir()
 			args = append(iargs, limit, offset)
 		}
 	}
@@ -153,7 +180,8 @@ func (s *Store[E]) keyArms(ctx context.Context, q Querier, keys []filterKey) ([]
 	var arms []arm
 	var lead int64 = math.MaxInt64
 	for i, k := range keys {
-		rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(keyTenants), k.kind, k.key, k.kind, k.key)
+		query, args := keyTenants(k)
+		rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), args...)
 		if err != nil {
 			return nil, nil, 0, err
 		}
@@ -255,7 +283,7 @@ func (s *Store[E]) searchArmsSQL(term string) (string, []any) {
 // measured 3.7 times faster than walking every tenant's index and looking
 // each row up (BenchmarkAllTenants/all/Recent/since).
 func (s *Store[E]) allTenantsSQL(what string, f Filter, keys []filterKey, before int64) (string, []any) {
-	where, wargs := f.where(before)
+	where, wargs := f.where("", before)
 	var index, scope string
 	var args []any
 	switch {
@@ -267,8 +295,9 @@ func (s *Store[E]) allTenantsSQL(what string, f Filter, keys []filterKey, before
 		args = append(append(args, targs...), targs...)
 	case len(keys) > 0:
 		index = keys[0].index
-		scope = `tenant IN (SELECT tenant FROM (` + keyTenants + `) tenants)`
-		args = append(args, keys[0].kind, keys[0].key, keys[0].kind, keys[0].key)
+		tenants, targs := keyTenants(keys[0])
+		scope = `tenant IN (SELECT tenant FROM (` + tenants + `) tenants)`
+		args = append(args, targs...)
 	default:
 		return `SELECT ` + what + ` FROM audit_events WHERE ` + where, wargs
 	}
@@ -276,18 +305,18 @@ func (s *Store[E]) allTenantsSQL(what string, f Filter, keys []filterKey, before
 	return query, append(args, wargs...)
 }
 
-// walkSQL walks the log by seq, newest first, keeping what f matches.
+// walkSQL walks the log by seq, in f's order, keeping what f matches.
 func walkSQL(f Filter, before int64, offset, limit int) (string, []any) {
-	if before <= 0 {
+	if before <= 0 && !f.OldestFirst {
 		before = math.MaxInt64 // a range of the primary key, like a cursor's
 	}
-	where, args := f.where(before)
+	where, args := f.where("", before)
 	if f.Search != "" {
 		cond, targs := termRange(f.Search)
 		where += ` AND action IN (SELECT action FROM audit_action_terms WHERE ` + cond + `)`
 		args = append(args, targs...)
 	}
-	return `SELECT ` + Columns + ` FROM audit_events WHERE ` + where + ` ORDER BY seq DESC LIMIT ? OFFSET ?`,
+	return `SELECT ` + Columns + ` FROM audit_events WHERE ` + where + ` ORDER BY seq ` + f.dir() + ` LIMIT ? OFFSET ?`,
 		append(args, limit, offset)
 }
 
@@ -302,23 +331,85 @@ func armsSQL(f Filter, arms []arm, before int64, offset, limit int) (string, []a
 		if a.action != "" {
 			g.Action = a.action
 		}
-		where, wargs := g.where(before)
-		parts[i] = `SELECT seq FROM (SELECT seq FROM audit_events WHERE ` + where + ` ORDER BY seq DESC LIMIT ?) arm`
+		where, wargs := g.where("", before)
+		parts[i] = `SELECT seq FROM (SELECT seq FROM audit_events WHERE ` + where + ` ORDER BY seq ` + f.dir() + ` LIMIT ?) arm`
 		args = append(append(args, wargs...), offset+limit)
 	}
 	query := `SELECT ` + Columns + ` FROM audit_events WHERE seq IN (SELECT seq FROM (` +
-		strings.Join(parts, " UNION ALL ") + `) arms ORDER BY seq DESC LIMIT ? OFFSET ?) ORDER BY seq DESC`
+		strings.Join(parts, " UNION ALL ") + `) arms ORDER BY seq ` + f.dir() + ` LIMIT ? OFFSET ?) ORDER BY seq ` + f.dir()
 	return query, append(args, limit, offset)
 }
 
-// actionsAllTenantsSQL selects the actions that start with prefix in any
-// tenant, with the sum of their counters, most frequent first.
+// actionsAllTenantsSQL selects the actions that prefix matches in any
+// tenant, as Search does, with the sum of their counters, most frequent
+// first.
 func actionsAllTenantsSQL(prefix string, limit int) (string, []any) {
 	cond, targs := termRange(prefix)
-	actions := `key IN (SELECT action FROM audit_action_terms WHERE ` + cond + ` AND seg = 0)`
+	actions := `key IN (SELECT action FROM audit_action_terms WHERE ` + cond + `)`
 	args := append(append(slices.Clone(targs), targs...), limit)
 	return `SELECT key, sum(n) AS total FROM (
 		SELECT key, n FROM audit_counts WHERE kind = 'action' AND tenant <> '' AND ` + actions + `
 		UNION ALL SELECT key, n FROM audit_counts WHERE tenant = '' AND kind = 'action' AND ` + actions + `) counts
 		GROUP BY key ORDER BY total DESC, key LIMIT ?`, args
+}
+
+// listAllTenantsBy is List across every tenant for a subject, or for an
+// outcome alone: the total from the counters when they answer it (summed
+// over the tenants), else counted over the same indexes as the page; the
+// page from the subject's resource and target ranges in the tenants that
+// have them, from the failures' index, or by walking the log.
+func (s *Store[E]) listAllTenantsBy(ctx context.Context, tx ReadTx, f Filter, cursor int64, offset, limit int) ([]E, int64, error) {
+	total, ok, err := s.counted(ctx, tx, f)
+	if err != nil {
+		return nil, 0, err
+	}
+	var extra string
+	var eargs []any
+	if f.Search != "" {
+		cond, targs := termRange(f.Search)
+		extra, eargs = `action IN (SELECT action FROM audit_action_terms WHERE `+cond+`)`, targs
+	}
+	if !ok {
+		query, args := s.allTenantsBySQL(`count(*)`, f, extra, eargs, 0, 0)
+		if err := tx.QueryRowxContext(ctx, s.Dialect.Rebind(query), args...).Scan(&total); err != nil {
+			return nil, 0, err
+		}
+	}
+	if total == 0 {
+		return nil, 0, nil
+	}
+	query, args := s.allTenantsBySQL(Columns, f, extra, eargs, cursor, limit+offset)
+	events, err := s.queryEvents(ctx, tx, query+` LIMIT ? OFFSET ?`, append(args, limit, offset))
+	if err != nil {
+		return nil, 0, err
+	}
+	return events, total, nil
+}
+
+// allTenantsBySQL selects what (count(*), or the columns in f's order) of
+// the events across tenants about f.Subject, or of f.Outcome, that f (and
+// extra) matches, after cursor; lim > 0 cuts each range to its first lim.
+func (s *Store[E]) allTenantsBySQL(what string, f Filter, extra string, eargs []any, cursor int64, lim int) (string, []any) {
+	order := ` ORDER BY seq ` + f.dir()
+	if what == `count(*)` {
+		order = ""
+	}
+	if f.Subject == "" {
+		where, args := f.where("", cursor)
+		if extra != "" {
+			where, args = where+` AND `+extra, append(args, eargs...)
+		}
+		index := ""
+		if f.Outcome == OutcomeFailure {
+			index = s.Dialect.IndexedBy("audit_events_failures_all")
+		} else if cursor <= 0 && !f.OldestFirst && what != `count(*)` {
+			where, args = where+` AND seq < ?`, append(args, int64(math.MaxInt64)) // a range of the primary key
+		}
+		return `SELECT ` + what + ` FROM audit_events ` + index + ` WHERE ` + where + order, args
+	}
+	inner, args := s.subjectSQL(f, extra, eargs, cursor, lim)
+	if what == `count(*)` {
+		return `SELECT count(*) FROM (` + inner + `) subject`, args
+	}
+	return `SELECT ` + what + ` FROM audit_events WHERE seq IN (SELECT seq FROM (` + inner + `) subject)` + order, args
 }

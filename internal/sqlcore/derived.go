@@ -3,6 +3,7 @@ package sqlcore
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,37 +12,61 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// The recounts of CheckDerived, each in the order of its counter rows:
-// every counter kind from the index that serves it, grouped in index order
-// (no sort).
-var derivedCounts = [...]struct{ kind, column, index string }{
-	{kindTotal, "''", "audit_events_tenant"},
-	{kindActor, "actor_id", "audit_events_actor"},
-	{kindResource, "resource_id", "audit_events_resource"},
-	{kindAction, "action", "audit_events_action"},
+// The recounts of CheckDerived. Each lists the rows a derived table must
+// hold, from the events, in the order of the table's primary key; the
+// table's rows are read in that order too, and the two are walked side by
+// side. The counters of the tenant's total, actions and failures group an
+// index in its own order (no sort); the refs and the targets group by
+// columns no index holds together, so the database sorts them (in its
+// temporary storage, not in this process).
+
+// recount is one check: what the events say (events), what the table
+// holds (table, with one ? for the kind), and what the rows are.
+type recount struct {
+	kind, table string
+	events      string
 }
 
-// recountSQL groups the events by tenant and column, in the order of the
-// index that serves it.
-func (s *Store[E]) recountSQL(column, index string) string {
-	group, order := "tenant, "+column, "tenant, "+column
-	if column == "''" {
-		group, order = "tenant", "tenant"
+func (s *Store[E]) recounts() []recount {
+	counts := `SELECT tenant, key, '', n FROM audit_counts WHERE kind = ? ORDER BY tenant, key`
+	refs := `SELECT tenant, id, type, n FROM audit_refs WHERE kind = ? ORDER BY tenant, id, type`
+	targets := s.Dialect.TargetsOf()
+	return []recount{
+		{kindTotal, counts, `SELECT tenant, '', '', count(*) FROM audit_events ` + s.Dialect.IndexedBy("audit_events_tenant") +
+			` GROUP BY tenant ORDER BY tenant`},
+		{kindAction, counts, `SELECT tenant, action, '', count(*) FROM audit_events ` + s.Dialect.IndexedBy("audit_events_action") +
+			` GROUP BY tenant, action ORDER BY tenant, action`},
+		{kindFailure, counts, `SELECT tenant, '', '', count(*) FROM audit_events ` + s.Dialect.IndexedBy("audit_events_failures") +
+			` WHERE outcome = '` + OutcomeFailure + `' GROUP BY tenant ORDER BY tenant`},
+		{kindTarget, counts, `SELECT tenant, id, '', count(DISTINCT seq) FROM (` + targets + `) x WHERE id <> resource_id
+			GROUP BY tenant, id ORDER BY tenant, id`},
+		{kindActor, refs, `SELECT tenant, actor_id, actor_type, count(*) FROM audit_events
+			GROUP BY tenant, actor_id, actor_type ORDER BY tenant, actor_id, actor_type`},
+		{kindResource, refs, `SELECT tenant, resource_id, resource_type, count(*) FROM audit_events
+			GROUP BY tenant, resource_id, resource_type ORDER BY tenant, resource_id, resource_type`},
+		{kindTarget, refs, `SELECT tenant, id, type, count(*) FROM (` + expectedTargets(targets) + `) x
+			GROUP BY tenant, id, type ORDER BY tenant, id, type`},
 	}
-	return `SELECT tenant, ` + column + `, count(*) FROM audit_events ` + s.Dialect.IndexedBy(index) +
-		` GROUP BY ` + group + ` ORDER BY ` + order
+}
+
+// expectedTargets selects the rows audit_targets must hold, from the
+// dialect's expansion of every event's targets: each distinct target
+// (id, type) of an event but its resource.
+func expectedTargets(targets string) string {
+	return `SELECT DISTINCT tenant, id, type, seq FROM (` + targets + `) t WHERE NOT (id = resource_id AND type = resource_type)`
 }
 
 const (
-	sqlCountersOfKind = `SELECT tenant, key, n FROM audit_counts WHERE kind = ? ORDER BY tenant, key`
-	sqlCounterKinds   = `SELECT DISTINCT kind FROM audit_counts`
-	sqlAllTerms       = `SELECT tenant, action, term, seg FROM audit_action_terms ORDER BY tenant, action, seg`
+	sqlCounterKinds = `SELECT DISTINCT kind FROM audit_counts`
+	sqlRefKinds     = `SELECT DISTINCT kind FROM audit_refs`
+	sqlAllTerms     = `SELECT tenant, action, term, seg FROM audit_action_terms ORDER BY tenant, action, seg`
+	sqlCountersOf   = `SELECT tenant, key, '', n FROM audit_counts WHERE kind = ? ORDER BY tenant, key`
 )
 
-// counterRow is a (tenant, key, n) row of either side of a recount.
+// counterRow is a row of either side of a recount.
 type counterRow struct {
-	tenant, key string
-	n           int64
+	tenant, key, typ string
+	n                int64
 }
 
 // rowStream reads counterRows one at a time.
@@ -56,78 +81,176 @@ func (r *rowStream) next() error {
 	if !r.ok {
 		return r.rows.Err()
 	}
-	return r.rows.Scan(&r.cur.tenant, &r.cur.key, &r.cur.n)
+	return r.rows.Scan(&r.cur.tenant, &r.cur.key, &r.cur.typ, &r.cur.n)
 }
 
-// CheckDerived recounts audit_counts from the events and rebuilds the
-// typeahead terms of every action, in tx (one snapshot), streaming both
-// sides in the same order (memory does not grow with the log). It returns
-// "" when they agree, or what disagrees first.
+// CheckDerived checks every derived table against the events, in tx (one
+// snapshot): it recounts audit_counts and audit_refs, rebuilds
+// audit_targets, and checks the typeahead terms of every action and ref,
+// streaming both sides in the same order. It returns "" when they agree,
+// or what disagrees first. (The names of refs are shown, not counted: they
+// are not checked.)
 func (s *Store[E]) CheckDerived(ctx context.Context, tx ReadTx) (string, error) {
-	var kinds []string
-	if err := tx.SelectContext(ctx, &kinds, sqlCounterKinds); err != nil {
-		return "", err
-	}
-	for _, k := range kinds {
-		if !slices.Contains(CounterKinds[:], k) {
-			return fmt.Sprintf("audit_counts has rows of unknown kind %q", k), nil
+	for _, k := range []struct {
+		query string
+		known []string
+		table string
+	}{{sqlCounterKinds, CounterKinds[:], "audit_counts"}, {sqlRefKinds, RefKinds[:], "audit_refs"}} {
+		var kinds []string
+		if err := tx.SelectContext(ctx, &kinds, k.query); err != nil {
+			return "", err
+		}
+		for _, kind := range kinds {
+			if !slices.Contains(k.known, kind) {
+				return fmt.Sprintf("%s has rows of unknown kind %q", k.table, kind), nil
+			}
 		}
 	}
-	for _, d := range derivedCounts {
-		problem, err := s.mergeCounts(ctx, tx, d.kind, s.recountSQL(d.column, d.index))
+	for _, r := range s.recounts() {
+		problem, err := s.merge(ctx, tx, r)
 		if problem != "" || err != nil {
 			return problem, err
 		}
 	}
-	return s.checkTerms(ctx, tx)
+	if problem, err := s.checkTargets(ctx, tx); problem != "" || err != nil {
+		return problem, err
+	}
+	if problem, err := s.checkTerms(ctx, tx); problem != "" || err != nil {
+		return problem, err
+	}
+	return s.checkRefTerms(ctx, tx)
 }
 
-// mergeCounts walks the recount and the counters of kind side by side and
-// reports the first key on which they differ.
-func (s *Store[E]) mergeCounts(ctx context.Context, tx ReadTx, kind, recount string) (string, error) {
-	evRows, err := tx.QueryxContext(ctx, recount)
+// merge walks a recount and its table side by side and reports the first
+// row on which they differ.
+func (s *Store[E]) merge(ctx context.Context, tx ReadTx, r recount) (string, error) {
+	evRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(r.events))
 	if err != nil {
 		return "", err
 	}
 	defer evRows.Close()
-	cRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(sqlCountersOfKind), kind)
+	tRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(r.table), r.kind)
 	if err != nil {
 		return "", err
 	}
-	defer cRows.Close()
-	ev, cn := &rowStream{rows: evRows}, &rowStream{rows: cRows}
-	if err := errors.Join(ev.next(), cn.next()); err != nil {
+	defer tRows.Close()
+	table := "audit_counts"
+	if strings.Contains(r.table, "audit_refs") {
+		table = "audit_refs"
+	}
+	name := func(c counterRow) string {
+		if c.typ != "" {
+			return fmt.Sprintf("%s %q of type %q in tenant %q", r.kind, c.key, c.typ, c.tenant)
+		}
+		return fmt.Sprintf("%s %q in tenant %q", r.kind, c.key, c.tenant)
+	}
+	ev, tb := &rowStream{rows: evRows}, &rowStream{rows: tRows}
+	if err := errors.Join(ev.next(), tb.next()); err != nil {
 		return "", err
 	}
-	for ev.ok || cn.ok {
+	for ev.ok || tb.ok {
 		c := 0
 		switch {
-		case !cn.ok:
+		case !tb.ok:
 			c = -1
 		case !ev.ok:
 			c = 1
 		default:
-			c = cmp.Or(strings.Compare(ev.cur.tenant, cn.cur.tenant), strings.Compare(ev.cur.key, cn.cur.key))
+			c = cmp.Or(strings.Compare(ev.cur.tenant, tb.cur.tenant), strings.Compare(ev.cur.key, tb.cur.key), strings.Compare(ev.cur.typ, tb.cur.typ))
 		}
 		switch {
 		case c < 0:
-			return fmt.Sprintf("audit_counts has no %s counter for %q in tenant %q, which has %d events", kind, ev.cur.key, ev.cur.tenant, ev.cur.n), nil
+			return fmt.Sprintf("%s has no row for %s, which has %d events", table, name(ev.cur), ev.cur.n), nil
 		case c > 0:
-			return fmt.Sprintf("audit_counts counts %d events of %s %q in tenant %q, which has none", cn.cur.n, kind, cn.cur.key, cn.cur.tenant), nil
-		case ev.cur.n != cn.cur.n:
-			return fmt.Sprintf("audit_counts counts %d events of %s %q in tenant %q, the log has %d", cn.cur.n, kind, cn.cur.key, cn.cur.tenant, ev.cur.n), nil
+			return fmt.Sprintf("%s counts %d events of %s, which has none", table, tb.cur.n, name(tb.cur)), nil
+		case ev.cur.n != tb.cur.n:
+			return fmt.Sprintf("%s counts %d events of %s, the log has %d", table, tb.cur.n, name(tb.cur), ev.cur.n), nil
 		}
-		if err := errors.Join(ev.next(), cn.next()); err != nil {
+		if err := errors.Join(ev.next(), tb.next()); err != nil {
 			return "", err
 		}
 	}
 	return "", nil
 }
 
+// checkTargets compares audit_targets with the targets of the events, both
+// ways.
+func (s *Store[E]) checkTargets(ctx context.Context, tx ReadTx) (string, error) {
+	want := expectedTargets(s.Dialect.TargetsOf())
+	have := `SELECT tenant, id, type, seq FROM audit_targets`
+	for _, c := range []struct{ query, what string }{
+		{want + ` EXCEPT ` + have, "audit_targets lacks"},
+		{have + ` EXCEPT ` + want, "audit_targets has a row not among the events' targets:"},
+	} {
+		var r targetRow
+		err := tx.QueryRowxContext(ctx, s.Dialect.Rebind(`SELECT * FROM (`+c.query+`) diff LIMIT 1`)).Scan(&r.tenant, &r.id, &r.typ, &r.seq)
+		switch {
+		case err == nil:
+			return fmt.Sprintf("%s target %q of type %q of seq %d in tenant %q", c.what, r.id, r.typ, r.seq, r.tenant), nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return "", err
+		}
+	}
+	return "", nil
+}
+
+// checkRefTerms checks that every ref has the terms of its ID and current
+// name, and that every term belongs to a ref, by lookups in key order.
+func (s *Store[E]) checkRefTerms(ctx context.Context, tx ReadTx) (string, error) {
+	refs, err := tx.QueryxContext(ctx, `SELECT tenant, kind, id, type, name FROM audit_refs ORDER BY tenant, kind, id, type`)
+	if err != nil {
+		return "", err
+	}
+	defer refs.Close()
+	has := s.Dialect.Rebind(`SELECT count(*) FROM audit_ref_terms WHERE tenant = ? AND term = ? AND kind = ? AND id = ? AND type = ?`)
+	for refs.Next() {
+		var tenant, kind, id, typ, name string
+		if err := refs.Scan(&tenant, &kind, &id, &typ, &name); err != nil {
+			return "", err
+		}
+		for _, term := range RefTerms(id, name) {
+			var n int
+			if err := tx.QueryRowxContext(ctx, has, tenant, term, termKind(kind), id, typ).Scan(&n); err != nil {
+				return "", err
+			}
+			if n == 0 {
+				return fmt.Sprintf("audit_ref_terms lacks term %q of %s %q of type %q in tenant %q", term, kind, id, typ, tenant), nil
+			}
+		}
+	}
+	if err := refs.Err(); err != nil {
+		return "", err
+	}
+	terms, err := tx.QueryxContext(ctx, `SELECT tenant, term, kind, id, type FROM audit_ref_terms ORDER BY tenant, term, kind, id, type`)
+	if err != nil {
+		return "", err
+	}
+	defer terms.Close()
+	ref := s.Dialect.Rebind(`SELECT count(*) FROM audit_refs WHERE tenant = ? AND kind IN (?, ?) AND id = ? AND type = ?`)
+	for terms.Next() {
+		var tenant, term, kind, id, typ string
+		if err := terms.Scan(&tenant, &term, &kind, &id, &typ); err != nil {
+			return "", err
+		}
+		kinds := [2]string{kindActor, kindActor}
+		if kind == kindResource {
+			kinds = [2]string{kindResource, kindTarget}
+		}
+		var n int
+		if err := tx.QueryRowxContext(ctx, ref, tenant, kinds[0], kinds[1], id, typ).Scan(&n); err != nil {
+			return "", err
+		}
+		if n == 0 {
+			return fmt.Sprintf("audit_ref_terms has term %q of %s %q of type %q in tenant %q, which has no events", term, kind, id, typ, tenant), nil
+		}
+	}
+	return "", terms.Err()
+}
+
 // checkTerms checks that audit_action_terms holds exactly the terms of every
 // action the counters know (which mergeCounts checked against the log).
 func (s *Store[E]) checkTerms(ctx context.Context, tx ReadTx) (string, error) {
-	aRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(sqlCountersOfKind), kindAction)
+	aRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(sqlCountersOf), kindAction)
 	if err != nil {
 		return "", err
 	}

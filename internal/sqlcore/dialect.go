@@ -20,6 +20,11 @@ type Dialect interface {
 	// OrderedJoin returns the join that keeps its left side as the outer
 	// loop (SQLite's "CROSS JOIN"), or a plain "JOIN".
 	OrderedJoin() string
+	// TargetsOf selects, for every target of every event (its element of
+	// the targets JSON array), the columns tenant, id, type (each "" when
+	// absent from the element), seq, resource_id and resource_type: what
+	// CheckDerived rebuilds audit_targets from. (SQLite: json_each.)
+	TargetsOf() string
 	// Classify adds the audit package's sentinels to a driver error (a
 	// full disk, a closed database) and returns it; Classify(nil) is nil.
 	Classify(err error) error

@@ -11,21 +11,50 @@ type Filter struct {
 	Tenant string
 	// AllTenants matches the events of every tenant; Tenant is then "".
 	AllTenants bool
+	// OldestFirst orders by seq ascending; the default is newest first.
+	OldestFirst bool
 	// Exact filters; empty means any.
-	Action, ActorID, ResourceType, ResourceID string
+	Action, ActorID, ActorType, ResourceType, ResourceID string
+	// Subject keeps the events whose resource or any target has this ID
+	// (and, with SubjectType, that type).
+	Subject, SubjectType string
+	// Outcome is "success", "failure" or "" for either.
+	Outcome string
 	// Since (inclusive) and Until (exclusive) bound OccurredAt when not zero.
 	Since, Until time.Time
+	// FromSeq and ToSeq bound Seq, both inclusive, when not zero.
+	FromSeq, ToSeq int64
 	// Search is the lower-cased typeahead term (see audit.Logger.Search).
 	Search string
 }
 
-// where builds the conditions of f other than Search, and the keyset bound
-// ("1" for none), with ? placeholders.
-func (f Filter) where(before int64) (string, []any) {
+// Outcomes, as the events store them.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = outcomeFailure
+)
+
+// dir is the ORDER BY direction of f.
+func (f Filter) dir() string {
+	if f.OldestFirst {
+		return "ASC"
+	}
+	return "DESC"
+}
+
+// where builds the conditions of f other than Search and Subject, and the
+// keyset bound (events after cursor in f's order, when cursor > 0), with ?
+// placeholders, on the columns of the table (or alias) t ("" for none).
+// An outcome is written as a literal (it is one of two constants), so that
+// the planner can use the partial index of failures.
+func (f Filter) where(t string, cursor int64) (string, []any) {
+	if t != "" {
+		t += "."
+	}
 	var conds []string
 	var args []any
 	add := func(cond string, v any) {
-		conds = append(conds, cond)
+		conds = append(conds, t+cond)
 		args = append(args, v)
 	}
 	if !f.AllTenants {
@@ -37,11 +66,20 @@ func (f Filter) where(before int64) (string, []any) {
 	if f.ActorID != "" {
 		add("actor_id = ?", f.ActorID)
 	}
+	if f.ActorType != "" {
+		add("actor_type = ?", f.ActorType)
+	}
 	if f.ResourceType != "" {
 		add("resource_type = ?", f.ResourceType)
 	}
 	if f.ResourceID != "" {
 		add("resource_id = ?", f.ResourceID)
+	}
+	switch f.Outcome {
+	case OutcomeSuccess:
+		conds = append(conds, t+"outcome = '"+OutcomeSuccess+"'")
+	case OutcomeFailure:
+		conds = append(conds, t+"outcome = '"+OutcomeFailure+"'")
 	}
 	if !f.Since.IsZero() {
 		add("occurred_at >= ?", f.Since.UnixNano())
@@ -49,8 +87,18 @@ func (f Filter) where(before int64) (string, []any) {
 	if !f.Until.IsZero() {
 		add("occurred_at < ?", f.Until.UnixNano())
 	}
-	if before > 0 {
-		add("seq < ?", before)
+	if f.FromSeq > 0 {
+		add("seq >= ?", f.FromSeq)
+	}
+	if f.ToSeq > 0 {
+		add("seq <= ?", f.ToSeq)
+	}
+	if cursor > 0 {
+		if f.OldestFirst {
+			add("seq > ?", cursor)
+		} else {
+			add("seq < ?", cursor)
+		}
 	}
 	if len(conds) == 0 {
 		return "1 = 1", nil
@@ -61,58 +109,23 @@ func (f Filter) where(before int64) (string, []any) {
 // timed reports whether f bounds OccurredAt.
 func (f Filter) timed() bool { return !f.Since.IsZero() || !f.Until.IsZero() }
 
-// The counter policy. audit_counts keeps, per tenant and in the write
-// transaction, the number of events of each kind of key: the tenant's
-// total (key ""), each actor ID, each resource ID and each action. The
-// action rows are also the catalogue of distinct actions. A filter on at
-// most one of these keys, with no time range, is answered by one counter.
-const (
-	kindTotal    = "total"
-	kindActor    = "actor"
-	kindResource = "resource"
-	kindAction   = "action"
-)
-
-// CounterKinds are the kinds of counter rows, in the order CheckDerived
-// recounts them.
-var CounterKinds = [...]string{kindTotal, kindActor, kindResource, kindAction}
-
-// countKey is one counter: a tenant's count of one key of a kind.
-type countKey struct{ tenant, kind, key string }
-
-// countersOf returns the counters an event of row r adds one to.
-func countersOf(r *Row) [4]countKey {
-	return [4]countKey{
-		{r.Tenant, kindTotal, ""},
-		{r.Tenant, kindActor, r.ActorID},
-		{r.Tenant, kindResource, r.ResourceID},
-		{r.Tenant, kindAction, r.Action},
-	}
+// narrowed reports whether f has a condition that no counter answers: a
+// time or seq range, an actor or resource type (outside a subject's), or
+// an outcome along with another condition.
+func (f Filter) narrowed() bool {
+	return f.timed() || f.FromSeq > 0 || f.ToSeq > 0 || f.ActorType != "" && f.ActorID == "" || f.ResourceType != "" && f.ResourceID == ""
 }
 
-// counterFor returns the counter that holds the total of f (one tenant, no
-// search), or ok false when no counter does.
-func (f Filter) counterFor() (kind, key string, ok bool) {
-	if f.timed() || f.Search != "" || f.AllTenants {
-		return "", "", false
-	}
-	keyed := 0
-	for _, s := range []string{f.Action, f.ActorID, f.ResourceType, f.ResourceID} {
+// keyed counts the conditions of f on counted keys (action, actor,
+// resource, subject, outcome, search term).
+func (f Filter) keyed() int {
+	n := 0
+	for _, s := range []string{f.Action, f.ActorID, f.ResourceID, f.Subject, f.Outcome, f.Search} {
 		if s != "" {
-			keyed++
+			n++
 		}
 	}
-	switch {
-	case keyed == 0:
-		return kindTotal, "", true
-	case keyed > 1 || f.ResourceType != "":
-		return "", "", false
-	case f.Action != "":
-		return kindAction, f.Action, true
-	case f.ActorID != "":
-		return kindActor, f.ActorID, true
-	}
-	return kindResource, f.ResourceID, true
+	return n
 }
 
 // keyIndexes are the index and counter kind of each keyed filter, in the
@@ -123,15 +136,17 @@ var keyIndexes = [...]struct{ kind, index string }{
 	{kindResource, "audit_events_resource"},
 }
 
-// filterKey is a filter on a counted key: its kind, value and index.
-type filterKey struct{ kind, key, index string }
+// filterKey is a filter on a counted key: its kind, value (and type, for
+// actors and resources) and index.
+type filterKey struct{ kind, key, typ, index string }
 
-// keys returns the filters of f on counted keys.
+// keys returns the filters of f on counted keys that an index of
+// audit_events serves.
 func (f Filter) keys() []filterKey {
 	var out []filterKey
-	for i, v := range [...]string{f.Action, f.ActorID, f.ResourceID} {
-		if v != "" {
-			out = append(out, filterKey{keyIndexes[i].kind, v, keyIndexes[i].index})
+	for i, v := range [...][2]string{{f.Action, ""}, {f.ActorID, f.ActorType}, {f.ResourceID, f.ResourceType}} {
+		if v[0] != "" {
+			out = append(out, filterKey{keyIndexes[i].kind, v[0], v[1], keyIndexes[i].index})
 		}
 	}
 	return out

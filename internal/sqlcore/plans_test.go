@@ -21,6 +21,7 @@ func (sqliteLike) Unindexed(column string) string { return "+" + column }
 func (sqliteLike) OrderedJoin() string            { return "CROSS JOIN" }
 func (sqliteLike) Classify(err error) error       { return err }
 func (sqliteLike) IsConstraint(error) bool        { return false }
+func (sqliteLike) TargetsOf() string              { return "" }
 
 // schemaDB returns a new SQLite database with the audit schema: every
 // migration of the root package's schema.sql, in order.
@@ -76,6 +77,18 @@ func TestQueryPlans(t *testing.T) {
 		{"actor", list(Filter{Tenant: "t", ActorID: "a"}), "USING INDEX audit_events_actor (tenant=? AND actor_id=? AND rowid<?)"},
 		{"resource", list(Filter{Tenant: "t", ResourceID: "r"}), "USING INDEX audit_events_resource (tenant=? AND resource_id=? AND rowid<?)"},
 		{"search", list(Filter{Tenant: "t", Search: "a"}, "a.b", "a.c"), "USING INDEX audit_events_action (tenant=? AND action=? AND rowid<?)"},
+		{"oldest first", list(Filter{Tenant: "t", OldestFirst: true}), "USING INDEX audit_events_tenant (tenant=? AND rowid>?)"},
+		{"actor, oldest first", list(Filter{Tenant: "t", ActorID: "a", OldestFirst: true}), "USING INDEX audit_events_actor (tenant=? AND actor_id=? AND rowid>?)"},
+		{"actor and type", list(Filter{Tenant: "t", ActorID: "a", ActorType: "user"}), "USING INDEX audit_events_actor (tenant=? AND actor_id=? AND rowid<?)"},
+		{"actor type", list(Filter{Tenant: "t", ActorType: "user"}), "USING INDEX audit_events_tenant (tenant=? AND rowid<?)"},
+		{"failures", list(Filter{Tenant: "t", Outcome: OutcomeFailure}), "USING INDEX audit_events_failures (tenant=? AND rowid<?)"},
+		{"successes", list(Filter{Tenant: "t", Outcome: OutcomeSuccess}), "USING INDEX audit_events_tenant (tenant=? AND rowid<?)"},
+		{"seq range", list(Filter{Tenant: "t", FromSeq: 10, ToSeq: 90}), "USING INDEX audit_events_tenant (tenant=? AND rowid>? AND rowid<?)"},
+		{"subject, resource arm", list(Filter{Tenant: "t", Subject: "acct"}), "USING COVERING INDEX audit_events_resource (tenant=? AND resource_id=? AND rowid<?)"},
+		{"subject, target arm", list(Filter{Tenant: "t", Subject: "acct"}), "SEARCH t USING PRIMARY KEY (tenant=? AND id=? AND seq<?)"},
+		{"subject of a type", list(Filter{Tenant: "t", Subject: "acct", SubjectType: "account"}), "SEARCH t USING PRIMARY KEY (tenant=? AND id=? AND seq<?)"},
+		{"subject, failures", list(Filter{Tenant: "t", Subject: "acct", Outcome: OutcomeFailure}), "SEARCH t USING PRIMARY KEY (tenant=? AND id=? AND seq<?)"},
+		{"subject count", sqlPlan(s.subjectSQL(Filter{Tenant: "t", Subject: "acct", Since: time.Unix(1, 0)}, "", nil, 0, 0)), "SEARCH t USING PRIMARY KEY (tenant=? AND id=?)"},
 	} {
 		require.Contains(t, c.plan, c.want, c.name)
 		if c.name != "head" {
@@ -114,13 +127,19 @@ func TestQueryPlans(t *testing.T) {
 		return plan(q, args...)
 	}
 	const byKey = "USING COVERING INDEX audit_counts_key (kind=? AND key=?)"
+	const refsByKey = "USING INDEX audit_refs_key (kind=? AND id=?)"
+	subject := with(all, func(f *Filter) { f.Subject = "acct" })
+	by := func(f Filter) string {
+		q, args := s.allTenantsBySQL(Columns, f, "", nil, 100, 51)
+		return plan(q, args...)
+	}
 	for _, c := range []struct {
 		name, plan string
 		want       []string
 	}{
 		{"get, every tenant", sqlPlan(s.getSQL(all, "id")), []string{"USING INDEX audit_events_id (id=?)"}},
 		{"total of the log", plan(sqlLogTotal), []string{"SEARCH audit_events"}},
-		{"tenants of a key", plan(keyTenants, "action", "a", "action", "a"), []string{
+		{"tenants of a key", sqlPlan(keyTenants(filterKey{kind: "action", key: "a"})), []string{
 			"USING INDEX audit_counts_key (kind=? AND key=?)", "USING PRIMARY KEY (tenant=? AND kind=? AND key=?)"}},
 		{"pairs of a search term", sqlPlan(s.searchArmsSQL("a")), []string{
 			"USING COVERING INDEX audit_action_terms_term (term>? AND term<?)", "USING PRIMARY KEY (tenant=? AND kind=? AND key=?)"}},
@@ -139,9 +158,21 @@ func TestQueryPlans(t *testing.T) {
 		{"action, collected", collect(action, action.keys()), []string{
 			"USING COVERING INDEX audit_events_action (tenant=? AND action=? AND rowid<?)", byKey}},
 		{"actor, collected", collect(actor, actor.keys()), []string{
-			"USING COVERING INDEX audit_events_actor (tenant=? AND actor_id=? AND rowid<?)", byKey}},
+			"USING COVERING INDEX audit_events_actor (tenant=? AND actor_id=? AND rowid<?)", refsByKey}},
 		{"resource, collected", collect(resource, resource.keys()), []string{
-			"USING COVERING INDEX audit_events_resource (tenant=? AND resource_id=? AND rowid<?)", byKey}},
+			"USING COVERING INDEX audit_events_resource (tenant=? AND resource_id=? AND rowid<?)", refsByKey}},
+		{"tenants of an actor", sqlPlan(keyTenants(filterKey{kind: "actor", key: "u"})), []string{
+			"USING INDEX audit_refs_key (kind=? AND id=?)", "USING PRIMARY KEY (tenant=? AND kind=? AND id=?)"}},
+		{"subject, every tenant", by(subject), []string{
+			"USING COVERING INDEX audit_events_resource (tenant=? AND resource_id=? AND rowid<?)", refsByKey,
+			"SEARCH t USING PRIMARY KEY (tenant=? AND id=? AND seq<?)", byKey}},
+		{"subject of a type, every tenant", by(with(subject, func(f *Filter) { f.SubjectType = "account" })), []string{
+			"USING INDEX audit_events_resource (tenant=? AND resource_id=? AND rowid<?)", refsByKey,
+			"SEARCH t USING PRIMARY KEY (tenant=? AND id=? AND seq<?)", refsByKey}},
+		{"failures, every tenant", by(with(all, func(f *Filter) { f.Outcome = OutcomeFailure })), []string{
+			"USING INDEX audit_events_failures_all (outcome=? AND rowid<?)"}},
+		{"oldest first, every tenant", walk(with(all, func(f *Filter) { f.OldestFirst = true }), 10), []string{
+			"USING INTEGER PRIMARY KEY (rowid>?)"}},
 		{"search, collected", collect(search, nil), []string{
 			"USING COVERING INDEX audit_events_action (tenant=? AND action=? AND rowid<?)",
 			"USING COVERING INDEX audit_action_terms_term (term>? AND term<?)"}},

@@ -1,12 +1,10 @@
 package sqlcore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -50,9 +48,9 @@ const (
 
 	sqlInsert = `INSERT INTO audit_events (seq, id, tenant, action, actor_type, actor_id, actor_name,
 		resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key,
-		occurred_at, recorded_at, prev_hash, hash, hash_version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlInsertMore = `, (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		occurred_at, recorded_at, prev_hash, hash, hash_version, origin_ip, origin_user_agent, origin_request_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertMore = `, (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	// sqlBumpCounts takes more rows of values, then sqlBumpCountsTail.
 	sqlBumpCounts     = `INSERT INTO audit_counts (tenant, kind, key, n) VALUES (?, ?, ?, ?)`
@@ -80,11 +78,15 @@ type Stmts struct {
 	insertN              map[int]*sqlx.Stmt // INSERT of n events
 	countN               map[int]*sqlx.Stmt // upsert of n counters
 	actionN              map[int]*sqlx.Stmt // upsert of n action counters, returning them
+	refN                 map[int]*sqlx.Stmt // upsert of n refs, returning them
+	refTermN             map[int]*sqlx.Stmt // insert of n ref terms
+	targetN              map[int]*sqlx.Stmt // insert of n target rows
 }
 
 // Prepare prepares the statements of the write path on p.
 func (s *Store[E]) Prepare(ctx context.Context, p Preparer) (*Stmts, error) {
-	st := &Stmts{d: s.Dialect, p: p, insertN: map[int]*sqlx.Stmt{}, countN: map[int]*sqlx.Stmt{}, actionN: map[int]*sqlx.Stmt{}}
+	st := &Stmts{d: s.Dialect, p: p, insertN: map[int]*sqlx.Stmt{}, countN: map[int]*sqlx.Stmt{}, actionN: map[int]*sqlx.Stmt{},
+		refN: map[int]*sqlx.Stmt{}, refTermN: map[int]*sqlx.Stmt{}, targetN: map[int]*sqlx.Stmt{}}
 	for _, x := range []struct {
 		dst **sqlx.Stmt
 		sql string
@@ -124,7 +126,7 @@ func (st *Stmts) Close() error {
 			errs = append(errs, x.Close())
 		}
 	}
-	for _, m := range []map[int]*sqlx.Stmt{st.insertN, st.countN, st.actionN} {
+	for _, m := range []map[int]*sqlx.Stmt{st.insertN, st.countN, st.actionN, st.refN, st.refTermN, st.targetN} {
 		for _, x := range m {
 			errs = append(errs, x.Close())
 		}
@@ -321,7 +323,7 @@ func (b *batch[E]) insertRows(ctx context.Context, rows []*Row) error {
 	if err != nil {
 		return b.s.Dialect.Classify(err)
 	}
-	args := make([]any, 0, 19*len(rows))
+	args := make([]any, 0, 22*len(rows))
 	for _, r := range rows {
 		args = append(args, r.insertArgs()...)
 	}
@@ -337,111 +339,14 @@ func (b *batch[E]) copyDuplicates() {
 	}
 }
 
-// count adds the inserted events to their counters, and the typeahead
-// terms of actions the catalogue did not have yet, in the same
-// transaction.
+// count adds the inserted events to the derived tables, in the same
+// transaction (see tally).
 func (b *batch[E]) count(ctx context.Context) error {
-	counts := make(map[countKey]int64)
+	t := newTally()
 	for i := range b.rows {
 		if b.state[i] == inserted {
-			for _, k := range countersOf(&b.rows[i]) {
-				counts[k]++
-			}
+			t.add(&b.rows[i])
 		}
 	}
-	var keys, actions []countKey
-	for k := range counts {
-		if k.kind == kindAction {
-			actions = append(actions, k)
-		} else {
-			keys = append(keys, k)
-		}
-	}
-	// Sorted keys keep the b-tree walk short.
-	less := func(a, b countKey) int {
-		return cmp.Or(strings.Compare(a.tenant, b.tenant), strings.Compare(a.kind, b.kind), strings.Compare(a.key, b.key))
-	}
-	slices.SortFunc(keys, less)
-	slices.SortFunc(actions, less)
-	if err := b.upsertCounters(ctx, keys, counts); err != nil {
-		return err
-	}
-	fresh, err := b.upsertActions(ctx, actions, counts)
-	if err != nil {
-		return err
-	}
-	return b.addTerms(ctx, fresh)
-}
-
-// upsertCounters adds counts to the counters of keys, maxCountRows per
-// statement.
-func (b *batch[E]) upsertCounters(ctx context.Context, keys []countKey, counts map[countKey]int64) error {
-	for len(keys) > 0 {
-		n := min(len(keys), maxCountRows)
-		x, err := b.st.multi(ctx, b.st.countN, n, sqlBumpCounts, sqlBumpCountsMore, sqlBumpCountsTail)
-		if err != nil {
-			return fmt.Errorf("update counts: %w", b.s.Dialect.Classify(err))
-		}
-		if _, err := x.ExecContext(ctx, counterArgs(keys[:n], counts)...); err != nil {
-			return fmt.Errorf("update counts: %w", b.s.Dialect.Classify(err))
-		}
-		keys = keys[n:]
-	}
-	return nil
-}
-
-// upsertActions adds counts to the action counters of keys and returns the
-// actions counted for the first time (their counter is what this batch
-// added): the ones whose terms the catalogue lacks.
-func (b *batch[E]) upsertActions(ctx context.Context, keys []countKey, counts map[countKey]int64) ([]countKey, error) {
-	var fresh []countKey
-	for len(keys) > 0 {
-		n := min(len(keys), maxCountRows)
-		x, err := b.st.multi(ctx, b.st.actionN, n, sqlBumpCounts, sqlBumpCountsMore, sqlBumpCountsTail+sqlReturning)
-		if err != nil {
-			return nil, fmt.Errorf("update counts: %w", b.s.Dialect.Classify(err))
-		}
-		rows, err := x.QueryxContext(ctx, counterArgs(keys[:n], counts)...)
-		if err != nil {
-			return nil, fmt.Errorf("update counts: %w", b.s.Dialect.Classify(err))
-		}
-		for rows.Next() {
-			var k countKey
-			var total int64
-			if err := rows.Scan(&k.tenant, &k.kind, &k.key, &total); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("update counts: %w", b.s.Dialect.Classify(err))
-			}
-			if total == counts[k] {
-				fresh = append(fresh, k)
-			}
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("update counts: %w", b.s.Dialect.Classify(err))
-		}
-		keys = keys[n:]
-	}
-	return fresh, nil
-}
-
-func counterArgs(keys []countKey, counts map[countKey]int64) []any {
-	args := make([]any, 0, 4*len(keys))
-	for _, k := range keys {
-		args = append(args, k.tenant, k.kind, k.key, counts[k])
-	}
-	return args
-}
-
-// addTerms adds the typeahead terms of new actions to the catalogue.
-func (b *batch[E]) addTerms(ctx context.Context, actions []countKey) error {
-	for _, k := range actions {
-		for seg, term := range ActionTerms(k.key) {
-			if _, err := b.st.addTerm.ExecContext(ctx, k.tenant, term, k.key, seg); err != nil {
-				return fmt.Errorf("update action terms: %w", b.s.Dialect.Classify(err))
-			}
-		}
-	}
-	return nil
+	return t.flush(ctx, b.s.Dialect, b.st)
 }
