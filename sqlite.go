@@ -635,6 +635,24 @@ func (s *SQLiteStore) Actions(ctx context.Context, scope Filter, prefix string, 
 	return actionCounts(all), nil
 }
 
+// Suggest implements Store.
+func (s *SQLiteStore) Suggest(ctx context.Context, scope Filter, term string, limit int) ([]Suggestion, error) {
+	found, err := s.core.Suggest(ctx, s.readers, scope, term, limit)
+	if err != nil {
+		return nil, opErr("suggest", s.readErr(err))
+	}
+	return suggestions(found), nil
+}
+
+// suggestions turns the shared code's suggestions into the API's.
+func suggestions(found []sqlcore.Suggestion) []Suggestion {
+	out := make([]Suggestion, len(found))
+	for i, s := range found {
+		out[i] = Suggestion(s)
+	}
+	return out
+}
+
 // actionCounts turns the shared code's action counts into the API's.
 func actionCounts(all []sqlcore.ActionCount) []ActionCount {
 	out := make([]ActionCount, len(all))

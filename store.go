@@ -52,6 +52,10 @@ type Store interface {
 	// segments), most frequent first, with their counts (summed over the
 	// tenants); ties in order of the action.
 	Actions(ctx context.Context, scope Filter, prefix string, limit int) ([]ActionCount, error)
+	// Suggest returns up to limit suggestions for term (lower-cased, not
+	// empty) among the tenants scope selects, as Logger.Suggest describes,
+	// from catalogues kept on write.
+	Suggest(ctx context.Context, scope Filter, term string, limit int) ([]Suggestion, error)
 	// Close releases the store. Calls after Close return ErrClosed.
 	Close() error
 }

@@ -130,4 +130,8 @@ func (s deniedStore) Actions(context.Context, Filter, string, int) ([]ActionCoun
 	return nil, s.err
 }
 
+func (s deniedStore) Suggest(context.Context, Filter, string, int) ([]Suggestion, error) {
+	return nil, s.err
+}
+
 func (s deniedStore) Close() error { return s.err }

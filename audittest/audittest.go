@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ForAccount", testForAccount},
 		{"Search", testSearch},
 		{"Actions", testActions},
+		{"Suggest", testSuggest},
 		{"Tenants", testTenants},
 		{"ViewsAreCapabilities", testViewsAreCapabilities},
 		{"AllTenantsPages", testAllTenantsPages},

@@ -142,3 +142,87 @@ func testActions(t *testing.T, newStore NewStore) {
 	_, err = l.Actions(ctx, "", -1)
 	require.ErrorIs(t, err, audit.ErrInvalidQuery)
 }
+
+// testSuggest checks suggestions: actions by segment, actors and resources
+// (targets too) by ID or name prefix, any case, every character literal;
+// most frequent first; each Count the total of the filter its pick
+// stands for; scoped to the view's tenant, summed across tenants.
+func testSuggest(t *testing.T, newStore NewStore) {
+	l := setup(t, newStore)
+	ctx := t.Context()
+	alice := audit.Ref{Type: "user", ID: "u_1", Name: "Alice Émile"}
+	bob := audit.Ref{Type: "user", ID: "u_2", Name: "Bob"}
+	acct := audit.Ref{Type: "billing_account", ID: "acct_42", Name: "Acme Corp"}
+	for i := range 12 {
+		actor := []audit.Ref{alice, bob, alice}[i%3]
+		_, err := l.Track(ctx, actor, []string{"project.deleted", "billing.invoice.paid", "user.deleted"}[i%3],
+			audit.Ref{Type: "invoice", ID: fmt.Sprint("inv_", i%4), Name: "Invoice %_"}, audit.WithTargets(acct))
+		require.NoError(t, err)
+	}
+	_, err := l.Track(ctx, nil, "account.closed", acct)
+	require.NoError(t, err)
+	_, err = l.WithTenant("other").Track(ctx, audit.Ref{Type: "user", ID: "u_1", Name: "Alien"}, "acme.other", acct)
+	require.NoError(t, err)
+
+	check := func(v *audit.Logger, term string, limit int) []audit.Suggestion {
+		t.Helper()
+		got, err := v.Suggest(ctx, term, limit)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(got), limit)
+		for i, s := range got {
+			q := s.Filter()
+			q.PerPage = 1
+			p, err := v.Recent(ctx, q)
+			require.NoError(t, err)
+			require.Equal(t, p.TotalCount, int(s.Count), "the count of %+v is the total of its filter", s)
+			if i > 0 {
+				require.GreaterOrEqual(t, got[i-1].Count, s.Count, "most frequent first")
+			}
+		}
+		return got
+	}
+	values := func(got []audit.Suggestion) []string {
+		var out []string
+		for _, s := range got {
+			out = append(out, s.Kind+":"+s.Value)
+		}
+		return out
+	}
+	// "del" suggests the actions Search("del") finds: the lists agree.
+	got := check(l, "DEL", 10)
+	require.Equal(t, []string{"action:project.deleted", "action:user.deleted"}, values(got))
+	// Names and IDs, any case, of actors and resources; a target is a
+	// resource, with the events that name it as a target counted.
+	got = check(l, "acme", 10)
+	require.Equal(t, []string{"resource:acct_42"}, values(got), "another tenant's action acme.other is not suggested")
+	require.Equal(t, audit.Suggestion{Kind: "resource", Value: "acct_42", Type: "billing_account", Name: "Acme Corp", Count: 13}, got[0])
+	got = check(l, "alice é", 10)
+	require.Equal(t, []audit.Suggestion{{Kind: "actor", Value: "u_1", Type: "user", Name: "Alice Émile", Count: 8}}, got)
+	got = check(l, "u_", 10)
+	require.Equal(t, []string{"actor:u_1", "actor:u_2"}, values(got))
+	// Every character literal: '%' and '_' match themselves only.
+	got = check(l, "invoice %_", 10)
+	require.Len(t, got, 4)
+	require.Empty(t, check(l, "%", 10))
+	require.Empty(t, check(l, "u%", 10))
+	// The limit is over all kinds together.
+	got = check(l, "a", 2)
+	require.Len(t, got, 2)
+	require.Empty(t, check(l, "", 10), "no term, no suggestions")
+	// A renamed actor is found under its new name too.
+	_, err = l.Track(ctx, audit.Ref{Type: "user", ID: "u_2", Name: "Roberta"}, "user.renamed", nil)
+	require.NoError(t, err)
+	got = check(l, "rob", 10)
+	require.Equal(t, []audit.Suggestion{{Kind: "actor", Value: "u_2", Type: "user", Name: "Roberta", Count: 5}}, got)
+	got = check(l, "bob", 10)
+	require.Equal(t, "Roberta", got[0].Name, "the old name still finds it, under its latest name")
+	// Scoped to the view; summed across tenants on the AllTenants view.
+	got = check(l.WithTenant("other"), "a", 10)
+	require.Equal(t, []string{"action:acme.other", "actor:u_1", "resource:acct_42"}, values(got))
+	got = check(l.AllTenants(), "acme", 10)
+	require.Equal(t, audit.Suggestion{Kind: "resource", Value: "acct_42", Type: "billing_account", Name: "Acme Corp", Count: 14}, got[0])
+	_, err = l.Suggest(ctx, "x", -1)
+	require.ErrorIs(t, err, audit.ErrInvalidQuery)
+	_, err = l.Suggest(ctx, "\xff", 1)
+	require.ErrorIs(t, err, audit.ErrInvalidQuery)
+}

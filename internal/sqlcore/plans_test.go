@@ -88,6 +88,8 @@ func TestQueryPlans(t *testing.T) {
 		{"subject, target arm", list(Filter{Tenant: "t", Subject: "acct"}), "SEARCH t USING PRIMARY KEY (tenant=? AND id=? AND seq<?)"},
 		{"subject of a type", list(Filter{Tenant: "t", Subject: "acct", SubjectType: "account"}), "SEARCH t USING PRIMARY KEY (tenant=? AND id=? AND seq<?)"},
 		{"subject, failures", list(Filter{Tenant: "t", Subject: "acct", Outcome: OutcomeFailure}), "SEARCH t USING PRIMARY KEY (tenant=? AND id=? AND seq<?)"},
+		{"suggest", sqlPlan(s.suggestRefsSQL(Filter{Tenant: "t"}, "ac", 10)), "SEARCH audit_ref_terms USING PRIMARY KEY (tenant=? AND term>? AND term<?)"},
+		{"suggest", sqlPlan(s.suggestRefsSQL(Filter{Tenant: "t"}, "ac", 10)), "SCAN m; SEARCH r USING PRIMARY KEY (tenant=? AND kind=? AND id=? AND type=?); UNION ALL; SCAN m; SEARCH r USING PRIMARY KEY (tenant=? AND kind=? AND id=? AND type=?)"},
 		{"subject count", sqlPlan(s.subjectSQL(Filter{Tenant: "t", Subject: "acct", Since: time.Unix(1, 0)}, "", nil, 0, 0)), "SEARCH t USING PRIMARY KEY (tenant=? AND id=?)"},
 	} {
 		require.Contains(t, c.plan, c.want, c.name)
@@ -169,6 +171,9 @@ func TestQueryPlans(t *testing.T) {
 		{"subject of a type, every tenant", by(with(subject, func(f *Filter) { f.SubjectType = "account" })), []string{
 			"USING INDEX audit_events_resource (tenant=? AND resource_id=? AND rowid<?)", refsByKey,
 			"SEARCH t USING PRIMARY KEY (tenant=? AND id=? AND seq<?)", refsByKey}},
+		{"suggest, every tenant", sqlPlan(s.suggestRefsSQL(all, "ac", 10)), []string{
+			"USING COVERING INDEX audit_ref_terms_term (term>? AND term<?)", "USING INDEX audit_refs_key (kind=? AND id=?)",
+			"USING PRIMARY KEY (tenant=? AND kind=? AND id=? AND type=?)"}},
 		{"failures, every tenant", by(with(all, func(f *Filter) { f.Outcome = OutcomeFailure })), []string{
 			"USING INDEX audit_events_failures_all (outcome=? AND rowid<?)"}},
 		{"oldest first, every tenant", walk(with(all, func(f *Filter) { f.OldestFirst = true }), 10), []string{
