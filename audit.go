@@ -170,6 +170,8 @@ type core struct {
 	listenersClosed bool // set by Logger.Close: no new listeners
 
 	checkpoints *checkpointer // nil without WithCheckpointFile
+
+	commits commitSignal // wakes tails after each commit of this process
 }
 
 type writeRequest struct {
@@ -537,6 +539,7 @@ func (c *core) lead() {
 		}
 	}
 	if err == nil && head > 0 {
+		c.commits.signal()
 		c.checkpointAfter(head, hash, false)
 	}
 

@@ -33,6 +33,7 @@ type options struct {
 	maxMetadata  int
 	maxEvent     int
 	writeTimeout time.Duration
+	tailPoll     time.Duration
 	redactKeys   []string
 	bus          *Bus
 	workers      int
@@ -90,6 +91,7 @@ func buildOptions(scope optionScope, opts []Option) (options, error) {
 		maxEvent:    DefaultMaxEventBytes,
 		redactKeys:  DefaultRedactKeys,
 		workers:     DefaultListenerWorkers,
+		tailPoll:    DefaultTailPoll,
 		sqlite:      sqliteOptions{busyTimeout: DefaultBusyTimeout},
 	}
 	for _, f := range opts {
@@ -256,6 +258,20 @@ func WithWriteTimeout(d time.Duration) Option {
 			return err
 		}
 		o.writeTimeout = d
+		return nil
+	})
+}
+
+// WithTailPoll sets how often Tail looks for events written by another
+// process on the same database (default DefaultTailPoll, 250 ms): the most
+// such an event waits before a tail yields it. Events of this process wake
+// tails at once.
+func WithTailPoll(d time.Duration) Option {
+	return option("WithTailPoll", scopeLogger, func(o *options) error {
+		if err := positive(d); err != nil {
+			return err
+		}
+		o.tailPoll = d
 		return nil
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -330,4 +331,60 @@ func TestBackup(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrExist)
 	require.NoError(t, l.Close())
 	require.ErrorIs(t, l.Backup(ctx, filepath.Join(t.TempDir(), "late.db")), audit.ErrClosed)
+}
+
+// TestTailSeesOtherProcesses: a tail in this process yields, in order and
+// once each, the events that two other processes write into the same file
+// while it runs (they arrive within the poll interval).
+func TestTailSeesOtherProcesses(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	l, err := audit.Open(ctx, path, audit.WithTailPoll(20*time.Millisecond))
+	require.NoError(t, err)
+	defer l.Close()
+	_, err = l.Track(ctx, nil, "before.children", nil)
+	require.NoError(t, err)
+
+	const procs, each = 2, 200
+	type result struct {
+		events []audit.Event
+		err    error
+	}
+	tailed := make(chan result, 1)
+	tctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	go func() {
+		var got []audit.Event
+		for e, err := range l.Tail(tctx, 1, audit.Query{Action: "multi.write"}) {
+			if err != nil {
+				tailed <- result{got, err}
+				return
+			}
+			if got = append(got, e); len(got) == procs*each {
+				break
+			}
+		}
+		tailed <- result{got, nil}
+	}()
+	var wg sync.WaitGroup
+	outs := make([]bytes.Buffer, procs)
+	errs := make([]error, procs)
+	for p := range procs {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMultiProcess$")
+		cmd.Env = append(os.Environ(), "AUDIT_MULTI_CHILD_DB="+path, "AUDIT_MULTI_CHILD_NAME="+strconv.Itoa(p),
+			"AUDIT_MULTI_CHILD_EACH="+strconv.Itoa(each))
+		cmd.Stdout, cmd.Stderr = &outs[p], &outs[p]
+		wg.Go(func() { errs[p] = cmd.Run() })
+	}
+	wg.Wait()
+	for p := range procs {
+		require.NoError(t, errs[p], "process %d: %s", p, outs[p].String())
+	}
+	r := <-tailed
+	require.NoError(t, r.err)
+	require.Len(t, r.events, procs*each)
+	for i, e := range r.events {
+		require.Equal(t, int64(i+2), e.Seq, "in order, none skipped or repeated")
+	}
 }

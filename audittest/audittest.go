@@ -17,7 +17,7 @@
 // The cases are grouped by area, a file each: writing (write.go), paging
 // and filters (paging.go, filters.go), typeahead (search.go), tenants and views
 // (tenants.go), the edges of queries (edges.go), hard strings (strings.go),
-// concurrency and closing (concurrency.go).
+// All and Tail (stream.go), concurrency and closing (concurrency.go).
 package audittest
 
 import (
@@ -58,6 +58,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Search", testSearch},
 		{"Actions", testActions},
 		{"Suggest", testSuggest},
+		{"All", testAll},
+		{"Tail", testTail},
 		{"Tenants", testTenants},
 		{"ViewsAreCapabilities", testViewsAreCapabilities},
 		{"AllTenantsPages", testAllTenantsPages},

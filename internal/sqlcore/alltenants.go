@@ -73,9 +73,13 @@ func refTenants(kind, id, typ string) (string, []any) {
 // listAllTenants is List across every tenant: the total first (from the
 // counters for the common shapes), then the page from the arms, or by
 // reading the matches through their indexes, or by walking the log.
-func (s *Store[E]) listAllTenants(ctx context.Context, tx ReadTx, f Filter, before int64, offset, limit int) ([]E, int64, error) {
+//
+// Without withTotal (a walk of everything, see Range), a total that the
+// counters do not hold is not counted: the page takes the merge of the
+// arms when there are few, the read through the lead key's index otherwise.
+func (s *Store[E]) listAllTenants(ctx context.Context, tx ReadTx, f Filter, before int64, offset, limit int, withTotal bool) ([]E, int64, error) {
 	if f.Subject != "" || f.Outcome != "" && f.keyed() == 1 {
-		return s.listAllTenantsBy(ctx, tx, f, before, offset, limit)
+		return s.listAllTenantsBy(ctx, tx, f, before, offset, limit, withTotal)
 	}
 	keys := f.keys()
 	var arms []arm
@@ -111,6 +115,8 @@ func (s *Store[E]) listAllTenants(ctx context.Context, tx ReadTx, f Filter, befo
 		for _, a := range arms {
 			total += a.n
 		}
+	case !withTotal:
+		total = -1 // not counted
 	default:
 		query, args := s.allTenantsSQL(`count(*)`, f, keys, 0)
 		if err := tx.QueryRowxContext(ctx, s.Dialect.Rebind(query), args...).Scan(&total); err != nil {
@@ -137,6 +143,9 @@ func (s *Store[E]) listAllTenants(ctx context.Context, tx ReadTx, f Filter, befo
 			return nil, 0, err
 		}
 		walk := float64(want) * float64(all) / float64(total)
+		if total < 0 {
+			walk = math.Inf(1) // unknown: the indexes, not a walk of the log
+		}
 		merge := math.Inf(1)
 		if len(arms) <= maxTenantArms {
 			merge = float64(len(arms) * armCost)
@@ -358,10 +367,13 @@ func actionsAllTenantsSQL(prefix string, limit int) (string, []any) {
 // over the tenants), else counted over the same indexes as the page; the
 // page from the subject's resource and target ranges in the tenants that
 // have them, from the failures' index, or by walking the log.
-func (s *Store[E]) listAllTenantsBy(ctx context.Context, tx ReadTx, f Filter, cursor int64, offset, limit int) ([]E, int64, error) {
+func (s *Store[E]) listAllTenantsBy(ctx context.Context, tx ReadTx, f Filter, cursor int64, offset, limit int, withTotal bool) ([]E, int64, error) {
 	total, ok, err := s.counted(ctx, tx, f)
 	if err != nil {
 		return nil, 0, err
+	}
+	if !ok && !withTotal {
+		total, ok = -1, true // not counted
 	}
 	var extra string
 	var eargs []any

@@ -48,7 +48,7 @@ const maxUnionActions = 64
 // exact number of events f matches, read in tx, the same snapshot.
 func (s *Store[E]) List(ctx context.Context, tx ReadTx, f Filter, cursor int64, offset, limit int) ([]E, int64, error) {
 	if f.AllTenants {
-		return s.listAllTenants(ctx, tx, f, cursor, offset, limit)
+		return s.listAllTenants(ctx, tx, f, cursor, offset, limit, true)
 	}
 	var actions []ActionCount
 	if f.Search != "" {
@@ -89,7 +89,7 @@ func (s *Store[E]) Range(ctx context.Context, tx ReadTx, f Filter, cursor int64,
 	var events []E
 	var err error
 	if f.AllTenants {
-		events, _, err = s.listAllTenants(ctx, tx, f, cursor, 0, limit)
+		events, _, err = s.listAllTenants(ctx, tx, f, cursor, 0, limit, false)
 	} else {
 		var actions []ActionCount
 		if f.Search != "" {

@@ -1,0 +1,158 @@
+package audit
+
+import (
+	"context"
+	"iter"
+	"sync"
+	"time"
+)
+
+// rangeChunk is how many events All, Tail and Export read at a time: their
+// memory, whatever the size of the log.
+const rangeChunk = 500
+
+// DefaultTailPoll is how often Tail looks for events that another process
+// wrote (see WithTailPoll); events of this process wake it at once.
+const DefaultTailPoll = 250 * time.Millisecond
+
+// All returns every event q selects, in q.Order (newest first by default),
+// read by keyset a chunk at a time: memory stays constant whatever the
+// size of the log, and a page cursor (q.After, from a page of the same
+// query) starts it where that page ended. q.Page and q.PerPage do not
+// limit it. Breaking out of the loop releases everything; an error ends
+// the sequence after it is yielded.
+//
+//	for e, err := range log.All(ctx, audit.Query{Action: "user.login"}) {
+//		if err != nil {
+//			return err
+//		}
+//		...
+//	}
+func (l *Logger) All(ctx context.Context, q Query) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		f, cursor, err := l.walkStart(q)
+		if err != nil {
+			yield(Event{}, err)
+			return
+		}
+		for {
+			events, _, err := l.c.store.Range(ctx, f, cursor, rangeChunk)
+			if err != nil {
+				yield(Event{}, err)
+				return
+			}
+			for _, e := range events {
+				if !yield(e, nil) {
+					return
+				}
+				cursor = e.Seq
+			}
+			if len(events) < rangeChunk {
+				return
+			}
+		}
+	}
+}
+
+// walkStart validates q for a walk of everything (All, Tail, Export) and
+// returns its filter and the cursor it starts after.
+func (l *Logger) walkStart(q Query) (Filter, int64, error) {
+	if l.denied != nil {
+		return Filter{}, 0, l.denied
+	}
+	if l.c.isClosed() {
+		return Filter{}, 0, opErr("query", ErrClosed)
+	}
+	q.Page = 0 // a walk does not skip by page number: a cursor starts it
+	f, per, err := l.filter(q, DefaultPerPage)
+	if err != nil {
+		return Filter{}, 0, err
+	}
+	var cursor int64
+	if q.After != "" {
+		if cursor, _, err = decodeCursor(q.After, binding(f, l.view, per)); err != nil {
+			return Filter{}, 0, err
+		}
+	}
+	return f, cursor, nil
+}
+
+// Tail returns the events q selects with Seq > since, oldest first, and
+// then each new one as it is committed, until ctx ends (the sequence then
+// ends without an error). It never skips or repeats an event, however many
+// writers there are: it follows the log by Seq, which commits in order.
+// q.Order, q.Page, q.PerPage and q.After do not apply.
+//
+// Events written by this process wake it at once. Events written by
+// another process on the same database arrive within the poll interval
+// (DefaultTailPoll, 250 ms; WithTailPoll sets it), as does an event written
+// in a caller's transaction (TrackTx), which this process sees only once
+// the caller commits. A store error ends the sequence after it is yielded.
+func (l *Logger) Tail(ctx context.Context, since int64, q Query) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		q.After, q.Order = "", OldestFirst
+		f, _, err := l.walkStart(q)
+		if err != nil {
+			yield(Event{}, err)
+			return
+		}
+		cursor := max(since, 0)
+		poll := time.NewTicker(l.c.opts.tailPoll)
+		defer poll.Stop()
+		for {
+			woken := l.c.commits.wait() // before reading: a commit after the read wakes us
+			events, through, err := l.c.store.Range(ctx, f, cursor, rangeChunk)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				yield(Event{}, err)
+				return
+			}
+			for _, e := range events {
+				if !yield(e, nil) {
+					return
+				}
+				cursor = e.Seq
+			}
+			if len(events) == rangeChunk {
+				continue
+			}
+			// Nothing more up to the snapshot's newest event matches: go on
+			// from there, not from the last match.
+			cursor = max(cursor, through)
+			select {
+			case <-woken:
+			case <-poll.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// commitSignal wakes the goroutines waiting for the next commit.
+type commitSignal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// wait returns a channel closed at the next commit.
+func (s *commitSignal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+// signal wakes the waiters.
+func (s *commitSignal) signal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}
