@@ -62,6 +62,10 @@ var (
 	// option out of range, options that contradict each other, or an
 	// option that does not apply to the constructor given it.
 	ErrInvalidOption = errors.New("audit: invalid option")
+	// ErrUnverifiableExport is returned by VerifyExport for an export that
+	// cannot be checked link by link: a filtered one, or one that is not
+	// a JSONL export of this package.
+	ErrUnverifiableExport = errors.New("audit: export cannot be verified")
 	// ErrInvalidCheckpoint is returned for a checkpoint that cannot be
 	// parsed or whose signature does not verify.
 	ErrInvalidCheckpoint = errors.New("audit: invalid checkpoint")
@@ -128,6 +132,9 @@ type Event struct {
 	// from the context (ContextWithOrigin) when it is zero. Its fields
 	// are cleaned and cut to their limits, never refused.
 	Origin Origin `json:"origin,omitzero"`
+	// ChainVersion is the version of the canonical encoding that Hash
+	// covers (see Canonical): set on write and on read, ignored by Record.
+	ChainVersion int `json:"chain_version,omitempty"`
 	// PrevHash and Hash chain the event to the one before it (see Verify).
 	PrevHash []byte `json:"prev_hash,omitempty"`
 	Hash     []byte `json:"hash,omitempty"`
@@ -414,7 +421,7 @@ func (l *Logger) prepare(ctx context.Context, e Event) (Event, error) {
 	default:
 		return Event{}, fmt.Errorf("%w: tenant %q on a logger scoped to tenant %q", ErrInvalidEvent, e.Tenant, l.tenant)
 	}
-	e.ID, e.Seq, e.RecordedAt, e.PrevHash, e.Hash = newID(), 0, time.Time{}, nil, nil
+	e.ID, e.Seq, e.RecordedAt, e.PrevHash, e.Hash, e.ChainVersion = newID(), 0, time.Time{}, nil, nil, 0
 	if e.OccurredAt.IsZero() {
 		e.OccurredAt = time.Now()
 	}

@@ -180,7 +180,7 @@ func DecodeCanonical(b []byte) (Event, error) {
 		return Event{}, errors.New("audit: canonical: unknown version")
 	}
 	d := decoder{b: b[len(canonicalTags[v]):], v: v}
-	var e Event
+	e := Event{ChainVersion: v}
 	e.Seq = int64(d.u64())
 	e.ID, e.Tenant, e.Action = d.str(), d.str(), d.str()
 	e.Actor = Ref{Type: d.str(), ID: d.str(), Name: d.str()}

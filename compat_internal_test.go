@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -169,6 +170,15 @@ func TestVersion1FilesStillVerify(t *testing.T) {
 	rep, err = l.Verify(ctx)
 	require.NoError(t, err)
 	require.True(t, rep.OK, rep.Reason)
+	// An export of version 1 and version 3 rows verifies offline, each
+	// under its own version.
+	var buf bytes.Buffer
+	n, err := all.Export(ctx, &buf, ExportJSONL, Query{})
+	require.NoError(t, err)
+	require.Equal(t, int64(45), n)
+	rep, err = VerifyExport(&buf, nil)
+	require.NoError(t, err)
+	require.Equal(t, VerifyReport{Checked: 45, OK: true}, rep)
 	require.NoError(t, l.Close())
 
 	// A version 1 row re-laid out, or turned into version 2, is caught.

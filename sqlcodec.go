@@ -80,12 +80,13 @@ func (eventCodec) Decode(r *sqlcore.Row) (Event, error) {
 	}
 	e.IdempotencyKey = r.IdempotencyKey.String
 	e.Origin = Origin{IP: r.OriginIP.String, UserAgent: r.OriginUserAgent.String, RequestID: r.OriginRequestID.String}
+	e.ChainVersion = r.HashVersion
 	return e, nil
 }
 
 // Stamp implements sqlcore.Codec.
 func (eventCodec) Stamp(e Event, r *sqlcore.Row) Event {
-	e.Seq, e.RecordedAt, e.PrevHash, e.Hash = r.Seq, time.Unix(0, r.RecordedAt).UTC(), r.PrevHash, r.Hash
+	e.Seq, e.RecordedAt, e.PrevHash, e.Hash, e.ChainVersion = r.Seq, time.Unix(0, r.RecordedAt).UTC(), r.PrevHash, r.Hash, r.HashVersion
 	return e
 }
 

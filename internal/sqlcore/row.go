@@ -8,7 +8,7 @@ import (
 // Row.Dest.
 const Columns = `seq, id, tenant, action, actor_type, actor_id, actor_name,
 	resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key,
-	occurred_at, recorded_at, prev_hash, hash, origin_ip, origin_user_agent, origin_request_id`
+	occurred_at, recorded_at, prev_hash, hash, origin_ip, origin_user_agent, origin_request_id, hash_version`
 
 // Row is an event as stored: its columns. Targets and Metadata hold the
 // canonical JSON the chain covers (invalid for none); times are Unix
@@ -26,7 +26,6 @@ type Row struct {
 	// The request the event came from; invalid when absent.
 	OriginIP, OriginUserAgent, OriginRequestID sql.NullString
 	// HashVersion is the version of the canonical encoding Hash covers.
-	// It is written, not read back with Columns.
 	HashVersion int
 	// TargetRefs are the targets of Targets, decoded: the codec fills them
 	// on Encode so that counting them needs no JSON.
@@ -41,7 +40,7 @@ func (r *Row) Dest() []any {
 	return []any{&r.Seq, &r.ID, &r.Tenant, &r.Action, &r.ActorType, &r.ActorID, &r.ActorName,
 		&r.ResourceType, &r.ResourceID, &r.ResourceName, &r.Targets, &r.Outcome, &r.Metadata,
 		&r.IdempotencyKey, &r.OccurredAt, &r.RecordedAt, &r.PrevHash, &r.Hash,
-		&r.OriginIP, &r.OriginUserAgent, &r.OriginRequestID}
+		&r.OriginIP, &r.OriginUserAgent, &r.OriginRequestID, &r.HashVersion}
 }
 
 // insertArgs returns the values of an INSERT of sqlInsert's columns.
