@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -127,13 +128,18 @@ func ExampleLogger_ForAccount() {
 	log.Track(ctx, nil, "billing.account.created", acct)
 	log.Track(ctx, nil, "user.login", nil)
 	log.Track(ctx, nil, "billing.plan.changed", acct)
+	// An invoice whose target is the account is about the account too.
+	log.Track(ctx, nil, "billing.invoice.paid", audit.Ref{Type: "invoice", ID: "inv_1"}, audit.WithTargets(acct))
 	p, _ := log.ForAccount(ctx, "acct_42", audit.Query{})
 	for _, e := range p.Entries {
 		fmt.Println(e.Seq, e.Action)
 	}
+	fmt.Println(p.TotalCount)
 	// Output:
+	// 4 billing.invoice.paid
 	// 3 billing.plan.changed
 	// 1 billing.account.created
+	// 3
 }
 
 func ExampleLogger_Search() {
@@ -245,4 +251,112 @@ func ExampleLogger_Verify() {
 	}
 	fmt.Printf("%+v\n", report)
 	// Output: {Checked:4 OK:true FirstBad:0 Reason:}
+}
+
+func ExampleLogger_All() {
+	log, done := openExample()
+	defer done()
+	ctx := context.Background()
+	for i := range 5 {
+		log.Track(ctx, User{ID: int64(i % 2), Name: "U"}, "doc.viewed", Project{ID: fmt.Sprint("prj_", i)})
+	}
+	// Everything a query selects, oldest first, a chunk at a time.
+	for e, err := range log.All(ctx, audit.Query{ActorID: "1", Order: audit.OldestFirst}) {
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(e.Seq, e.Actor.ID, e.Resource.ID)
+	}
+	// Output:
+	// 2 1 prj_1
+	// 4 1 prj_3
+}
+
+func ExampleLogger_Tail() {
+	log, done := openExample()
+	defer done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log.Track(ctx, nil, "job.started", nil)
+
+	// What is there after seq 0, then each event as it is committed.
+	go func() {
+		log.Track(context.Background(), nil, "job.progress", nil)
+		log.Track(context.Background(), nil, "job.finished", nil)
+	}()
+	for e, err := range log.Tail(ctx, 0, audit.Query{}) {
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(e.Seq, e.Action)
+		if e.Action == "job.finished" {
+			cancel() // or break
+		}
+	}
+	// Output:
+	// 1 job.started
+	// 2 job.progress
+	// 3 job.finished
+}
+
+func ExampleLogger_Export() {
+	log, done := openExample()
+	defer done()
+	ctx := context.Background()
+	log.Track(ctx, User{ID: 1, Name: "Alice"}, "billing.invoice.paid", Project{ID: "prj_7", Name: "=Apollo"})
+
+	n, err := log.Export(ctx, os.Stdout, audit.ExportCSV, audit.Query{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(n, "event")
+	// (Ids and times vary, so the output is not checked here: the header
+	// row is audit.CSVColumns, and the resource name is written '=Apollo,
+	// which no spreadsheet runs as a formula.)
+}
+
+func ExampleVerifyExport() {
+	log, done := openExample()
+	defer done()
+	ctx := context.Background()
+	for i := range 3 {
+		log.Track(ctx, User{ID: int64(i), Name: "U"}, "doc.viewed", nil)
+	}
+	// An export of every tenant, unfiltered, checks offline.
+	var file bytes.Buffer
+	if _, err := log.AllTenants().Export(ctx, &file, audit.ExportJSONL, audit.Query{}); err != nil {
+		panic(err)
+	}
+	report, err := audit.VerifyExport(&file, nil)
+	fmt.Println(report.OK, report.Checked, err)
+	// Output: true 3 <nil>
+}
+
+func ExampleLogger_Suggest() {
+	log, done := openExample()
+	defer done()
+	ctx := context.Background()
+	acct := audit.Ref{Type: "billing_account", ID: "acct_42", Name: "Acme Corp"}
+	for i := range 3 {
+		log.Track(ctx, User{ID: 1, Name: "Ada"}, "billing.invoice.paid", audit.Ref{Type: "invoice", ID: fmt.Sprint("inv_", i)}, audit.WithTargets(acct))
+	}
+	log.Track(ctx, User{ID: 2, Name: "Adam"}, "account.deleted", acct)
+
+	// A keystroke: actions, actors and resources, most frequent first.
+	found, err := log.Suggest(ctx, "a", 10)
+	if err != nil {
+		panic(err)
+	}
+	for _, s := range found {
+		fmt.Printf("%-8s %-15s %-5s %-9s %d\n", s.Kind, s.Value, s.Type, s.Name, s.Count)
+	}
+	// A pick is a filter whose total is the suggestion's count.
+	page, _ := log.Recent(ctx, found[0].Filter())
+	fmt.Println(page.TotalCount)
+	// Output:
+	// resource acct_42         billing_account Acme Corp 4
+	// actor    1               user  Ada       3
+	// action   account.deleted                 1
+	// actor    2               user  Adam      1
+	// 4
 }
