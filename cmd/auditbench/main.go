@@ -9,7 +9,8 @@
 //     ceiling) and by one autocommit INSERT per event (the naive baseline);
 //   - queries at each log size (default 100k and 1M rows): median and p99
 //     of every query shape an admin page or a typeahead box sends;
-//   - a full iteration of the log and Verify: rows/s and peak heap, which
+//   - a full iteration of the log (All), an export (JSON Lines) and Verify:
+//     rows/s and peak heap, which
 //     must not grow with the log.
 //
 // Usage:
@@ -64,6 +65,7 @@ type sizeResult struct {
 	SeedDur   time.Duration // time it took
 	Latencies map[string]latency
 	Iteration memResult
+	Export    memResult
 	Verify    memResult
 	Verified  bool // Verify was measured
 }
@@ -226,13 +228,20 @@ func runSizes(ctx context.Context, dir string, cfg config) ([]sizeResult, error)
 		}); err != nil {
 			return nil, fmt.Errorf("queries at %d rows: %w", size, err)
 		}
-		logf("full iteration of %s rows (Recent, PerPage 1000, by cursor)", human(size))
+		logf("full iteration of %s rows (All)", human(size))
 		if r.Iteration, err = labeled(ctx, "iteration-"+human(size), func(ctx context.Context) (memResult, error) {
 			return fullIteration(ctx, l, size)
 		}); err != nil {
 			return nil, err
 		}
 		logf("  %.0f rows/s, peak heap +%.1f MiB, %.0f B allocated per row", r.Iteration.Rate(), mib(r.Iteration.PeakHeap), r.Iteration.AllocPerRow)
+		logf("export of %s rows (JSON Lines)", human(size))
+		if r.Export, err = labeled(ctx, "export-"+human(size), func(ctx context.Context) (memResult, error) {
+			return fullExport(ctx, l, size)
+		}); err != nil {
+			return nil, err
+		}
+		logf("  %.0f rows/s, peak heap +%.1f MiB, %.0f B allocated per row", r.Export.Rate(), mib(r.Export.PeakHeap), r.Export.AllocPerRow)
 		if r.Verify, err = labeled(ctx, "verify-"+human(size), func(ctx context.Context) (m memResult, err error) {
 			m, r.Verified, err = benchVerify(ctx, l, size)
 			return m, err

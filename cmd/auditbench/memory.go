@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/metrics"
 	"sync"
@@ -83,37 +84,38 @@ func measureMem(pass func() (int64, error)) (memResult, error) {
 	return m, nil
 }
 
-// fullIteration reads every row of the log, newest first, with Recent and
-// the cursor of each page (PerPage 1000), keeping nothing. There is no
-// iterator in the library yet; when there is (feature 9, "iterate
-// everything matching a filter with constant memory"), measure it here
-// instead.
+// fullIteration reads every row of the log, newest first, with All (the
+// iterator reads 500 at a time by keyset), keeping nothing.
 func fullIteration(ctx context.Context, l *audit.Logger, size int64) (memResult, error) {
 	return measureMem(func() (int64, error) {
-		q := audit.Query{PerPage: audit.MaxPerPage}
 		var n int64
 		last := size + 1
-		for {
-			p, err := l.Recent(ctx, q)
+		for e, err := range l.All(ctx, audit.Query{}) {
 			if err != nil {
 				return n, fmt.Errorf("full iteration after %d rows: %w", n, err)
 			}
-			for _, e := range p.Entries {
-				if e.Seq != last-1 {
-					return n, fmt.Errorf("full iteration: seq %d follows %d", e.Seq, last)
-				}
-				last = e.Seq
+			if e.Seq != last-1 {
+				return n, fmt.Errorf("full iteration: seq %d follows %d", e.Seq, last)
 			}
-			n += int64(len(p.Entries))
-			if p.Next == "" {
-				break
-			}
-			q.After = p.Next
+			last = e.Seq
+			n++
 		}
 		if n != size {
 			return n, fmt.Errorf("full iteration read %d rows of %d", n, size)
 		}
 		return n, nil
+	})
+}
+
+// fullExport writes the whole log as JSON Lines (Export, which streams a
+// chunk at a time) to a discarding writer.
+func fullExport(ctx context.Context, l *audit.Logger, size int64) (memResult, error) {
+	return measureMem(func() (int64, error) {
+		n, err := l.AllTenants().Export(ctx, io.Discard, audit.ExportJSONL, audit.Query{})
+		if err == nil && n != size {
+			err = fmt.Errorf("export wrote %d rows of %d", n, size)
+		}
+		return n, err
 	})
 }
 

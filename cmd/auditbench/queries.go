@@ -21,6 +21,7 @@ const (
 	qAction      = "action"
 	qSearch      = "search"
 	qActions     = "actions"
+	qSuggest     = "suggest"
 	qGet         = "get"
 	qCursor1000  = "cursor1000"
 	qOffset1000  = "offset1000"
@@ -41,6 +42,7 @@ var shapes = []shapeInfo{
 	{qAction, "Recent, action filter", true},
 	{qSearch, "Search (typeahead, 5 entries + total)", true},
 	{qActions, "Actions (prefix, limit 10)", true},
+	{qSuggest, "Suggest (a keystroke, limit 10)", true},
 	{qGet, "Get by id", false},
 	{qCursor1000, "Recent page 1,000 by cursor", false},
 	{qOffset1000, "Recent page 1,000 by Page (OFFSET), for contrast", false},
@@ -58,6 +60,7 @@ type latency struct {
 type queryKeys struct {
 	Accounts, Actors, Actions []string
 	SearchTerms, Prefixes     []string
+	SuggestTerms              []string
 }
 
 // pickKeys picks up to 16 keys of each kind, spread over the ranks from
@@ -66,6 +69,9 @@ func pickKeys(ctx context.Context, db *sqlx.DB) (queryKeys, error) {
 	k := queryKeys{
 		SearchTerms: []string{"inv", "billing.sub", "login", "deleted", "user.m", "doc", "release", "ticket"},
 		Prefixes:    []string{"b", "bil", "billing.", "user.", "pro", "d", "api", "sto"},
+		// Keystrokes of a search box: actions, actor and account IDs and
+		// names, from one letter (thousands of matches) to many.
+		SuggestTerms: []string{"u", "us", "usr_00", "user 12", "acct_0", "account 7", "acc", "prj_01", "inv", "b"},
 	}
 	for _, x := range []struct {
 		dst *[]string
@@ -222,6 +228,14 @@ func runQueries(ctx context.Context, l *audit.Logger, ro *sqlx.DB, size int64, k
 			a, err := l.Actions(ctx, keys.Prefixes[i%len(keys.Prefixes)], 10)
 			if err == nil && len(a) == 0 {
 				err = fmt.Errorf("no actions for %q", keys.Prefixes[i%len(keys.Prefixes)])
+			}
+			return err
+		},
+		qSuggest: func(i int) error {
+			term := keys.SuggestTerms[i%len(keys.SuggestTerms)]
+			found, err := l.Suggest(ctx, term, 10)
+			if err == nil && len(found) == 0 {
+				err = fmt.Errorf("no suggestions for %q", term)
 			}
 			return err
 		},
