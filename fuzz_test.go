@@ -346,3 +346,45 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+// FuzzQueryShape checks the read model's fields of a Query: whatever is
+// accepted is a shape that means something, and every refusal wraps
+// ErrInvalidQuery.
+func FuzzQueryShape(f *testing.F) {
+	f.Add("acct_1", "", "", "", "", "", uint8(0), int64(0), int64(0))
+	f.Add("x", "account", "api_key", "failure", "billing.*", "r", uint8(1), int64(10), int64(5))
+	f.Add("", "t", "\xff", "maybe", ".*", "", uint8(7), int64(-1), int64(0))
+	f.Fuzz(func(t *testing.T, subject, subjectType, actorType, outcome, action, resourceID string, order uint8, from, to int64) {
+		l := &Logger{}
+		q := Query{Subject: subject, SubjectType: subjectType, ActorType: actorType, Outcome: outcome, Action: action,
+			ResourceID: resourceID, Order: Order(order), FromSeq: from, ToSeq: to}
+		f, _, err := l.filter(q, DefaultPerPage)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidQuery) {
+				t.Fatalf("error does not wrap ErrInvalidQuery: %v", err)
+			}
+			return
+		}
+		switch {
+		case f.Outcome != "" && f.Outcome != OutcomeSuccess && f.Outcome != OutcomeFailure:
+			t.Fatalf("outcome %q accepted", f.Outcome)
+		case order > 1:
+			t.Fatalf("order %d accepted", order)
+		case f.OldestFirst != (order == 1):
+			t.Fatalf("order %d became oldest first %v", order, f.OldestFirst)
+		case strings.HasSuffix(f.Action, ".*"):
+			t.Fatalf("action %q accepted", f.Action)
+		case f.Subject != "" && f.ResourceID != "":
+			t.Fatalf("subject with resource id accepted")
+		case f.SubjectType != "" && f.Subject == "":
+			t.Fatalf("subject type alone accepted")
+		case f.FromSeq < 0 || f.ToSeq < 0 || f.ToSeq > 0 && f.FromSeq > f.ToSeq:
+			t.Fatalf("seq range %d..%d accepted", f.FromSeq, f.ToSeq)
+		}
+		for _, s := range []string{f.Subject, f.SubjectType, f.ActorType} {
+			if !utf8.ValidString(s) || len(s) > MaxFieldBytes {
+				t.Fatalf("field %q accepted", s)
+			}
+		}
+	})
+}
