@@ -250,7 +250,7 @@ func TestVerifyRecountsDerivedTables(t *testing.T) {
 		{"target row deleted", `DELETE FROM audit_targets WHERE seq = 4`, `audit_targets lacks target "1" of type "t" of seq 4`},
 		{"target row added", `INSERT INTO audit_targets VALUES ('acme', '1', 't', 5)`, `audit_targets has a row not among the events' targets: target "1" of type "t" of seq 5`},
 		{"target row moved", `UPDATE audit_targets SET seq = 5 WHERE seq = 4`, `audit_targets lacks target "1" of type "t" of seq 4`},
-		{"ref term deleted", `DELETE FROM audit_ref_terms WHERE id = '2' AND kind = 'actor'`, `audit_ref_terms lacks term "2" of actor "2"`},
+		{"ref term deleted", `DELETE FROM audit_ref_terms WHERE id = '2' AND kind = 'actor'`, `audit_ref_terms lacks term "u" of actor "2"`},
 		{"ref term added", `INSERT INTO audit_ref_terms VALUES ('', 'x', 'actor', 'nobody', 'user')`, `which has no events`},
 		{"unknown kind", `INSERT INTO audit_counts VALUES ('', 'other', 'x', 1)`, `unknown kind "other"`},
 	} {

@@ -221,9 +221,11 @@ CREATE TABLE audit_refs (
 ) WITHOUT ROWID;
 CREATE INDEX audit_refs_key ON audit_refs (kind, id) WHERE tenant <> '';
 
--- audit_ref_terms makes suggestions a range scan: the lower-cased ID and
--- every lower-cased name of each actor (kind 'actor') and of each resource
--- or target (kind 'resource').
+-- audit_ref_terms makes suggestions a range scan: every lower-cased name of
+-- each actor (kind 'actor') and of each resource or target (kind
+-- 'resource'), and its lower-cased ID where that differs from the ID (an ID
+-- already in lower case is found by a range of audit_refs itself, so most
+-- refs write one term, not two).
 CREATE TABLE audit_ref_terms (
     tenant TEXT NOT NULL,
     term   TEXT NOT NULL,
@@ -232,7 +234,7 @@ CREATE TABLE audit_ref_terms (
     type   TEXT NOT NULL,
     PRIMARY KEY (tenant, term, kind, id, type)
 ) WITHOUT ROWID;
-CREATE INDEX audit_ref_terms_term ON audit_ref_terms (term, kind, id, type);
+CREATE INDEX audit_ref_terms_term ON audit_ref_terms (term, kind, id, type) WHERE tenant <> '';
 
 -- The actor and resource counters move to audit_refs (by id and type; the
 -- total of an id is the sum over its types). audit_counts keeps the

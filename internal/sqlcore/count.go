@@ -321,17 +321,28 @@ func termKind(k string) string {
 	return kindResource
 }
 
-// RefTerms returns the typeahead terms of a ref: its lower-cased ID and
-// name ("" is no term).
+// RefTerms returns the typeahead terms audit_ref_terms holds for a ref: its
+// lower-cased name, and its lower-cased ID when that differs from the ID
+// (an ID already in lower case is found by a range of audit_refs itself);
+// no empty term, none twice.
 func RefTerms(id, name string) []string {
-	terms := []string{strings.ToLower(id)}
-	if l := strings.ToLower(name); l != "" && l != terms[0] {
+	var terms []string
+	if l := strings.ToLower(id); l != id {
 		terms = append(terms, l)
 	}
-	if terms[0] == "" {
-		terms = terms[1:]
+	if n := nameTerm(id, name); n != "" {
+		terms = append(terms, n)
 	}
 	return terms
+}
+
+// nameTerm is the term of a ref's name: lower-cased, "" when empty or
+// the same as the ID's.
+func nameTerm(id, name string) string {
+	if l := strings.ToLower(name); l != strings.ToLower(id) {
+		return l
+	}
+	return ""
 }
 
 // addRefTerms adds the terms of new refs (ID and name) and of renamed ones
@@ -355,8 +366,8 @@ func addRefTerms(ctx context.Context, d Dialect, st *Stmts, refs []namedRef) err
 	}
 	for _, r := range refs {
 		terms := RefTerms(r.id, r.name)
-		if !r.fresh {
-			terms = RefTerms("", r.name)
+		if !r.fresh && len(terms) > 0 && terms[0] != nameTerm(r.id, r.name) {
+			terms = terms[1:] // renamed: its ID's term is there already
 		}
 		for _, term := range terms {
 			args = append(args, r.tenant, term, termKind(r.kind), r.id, r.typ)

@@ -77,9 +77,35 @@ func (s *Store[E]) Suggest(ctx context.Context, q Querier, scope Filter, term st
 // as a target), most frequent first, limit of them. Across tenants, the
 // counts are summed over the tenants.
 func (s *Store[E]) suggestRefsSQL(scope Filter, term string, limit int) (string, []any) {
+	// The candidates: refs whose name (or ID with capitals) has a term
+	// starting with term, and refs whose ID itself starts with it, each
+	// range cut to MaxSuggestCandidates. Across tenants, every tenant's
+	// rows: through the partial indexes, which leave out the default
+	// tenant, and the default tenant's by primary key.
 	cond, targs := termRange(term)
-	var cands string
+	idCond, iargs := prefixRange("id", term)
+	scopes := []struct {
+		cond string
+		args []any
+	}{{"tenant = ?", []any{scope.Tenant}}}
+	if scope.AllTenants {
+		scopes = []struct {
+			cond string
+			args []any
+		}{{"tenant <> ''", nil}, {"tenant = ''", nil}}
+	}
+	var parts []string
 	var args []any
+	for _, sc := range scopes {
+		parts = append(parts, `SELECT * FROM (SELECT kind, id, type FROM audit_ref_terms WHERE `+sc.cond+` AND `+cond+` LIMIT ?) t`)
+		args = append(append(append(args, sc.args...), targs...), MaxSuggestCandidates)
+		for _, k := range RefKinds {
+			parts = append(parts, `SELECT * FROM (SELECT '`+termKind(k)+`' AS kind, id, type FROM audit_refs WHERE `+sc.cond+
+				` AND kind = '`+k+`' AND `+idCond+` LIMIT ?) r`)
+			args = append(append(append(args, sc.args...), iargs...), MaxSuggestCandidates)
+		}
+	}
+	cands := `SELECT DISTINCT kind, id, type FROM (` + strings.Join(parts, " UNION ALL ") + `) c`
 	// Each candidate's refs, read by key: its own kind, and for a resource
 	// also the target refs of the same (id, type). Across tenants, every
 	// tenant's rows: through audit_refs_key, which leaves out the default
@@ -88,18 +114,12 @@ func (s *Store[E]) suggestRefsSQL(scope Filter, term string, limit int) (string,
 		kind, own, tenant string
 		args              []any
 	}
-	var arms []arm
+	arms := []arm{{"m.kind", "1", "r.tenant = ?", []any{scope.Tenant}}, {"'target'", "0", "r.tenant = ?", []any{scope.Tenant}}}
 	if scope.AllTenants {
-		cands = `SELECT DISTINCT kind, id, type FROM audit_ref_terms WHERE ` + cond + ` LIMIT ?`
-		args = append(targs, MaxSuggestCandidates)
 		arms = []arm{{"m.kind", "1", "r.tenant <> ''", nil}, {"m.kind", "1", "r.tenant = ''", nil},
 			{"'target'", "0", "r.tenant <> ''", nil}, {"'target'", "0", "r.tenant = ''", nil}}
-	} else {
-		cands = `SELECT DISTINCT kind, id, type FROM audit_ref_terms WHERE tenant = ? AND ` + cond + ` LIMIT ?`
-		args = append(append([]any{scope.Tenant}, targs...), MaxSuggestCandidates)
-		arms = []arm{{"m.kind", "1", "r.tenant = ?", []any{scope.Tenant}}, {"'target'", "0", "r.tenant = ?", []any{scope.Tenant}}}
 	}
-	parts := make([]string, len(arms))
+	parts = make([]string, len(arms))
 	for i, a := range arms {
 		// The candidates are the outer loop (a few); the planner would
 		// otherwise read every target ref of the tenant.

@@ -30,11 +30,15 @@ func PrefixEnd(p string) (string, bool) {
 	return "", false
 }
 
-// termRange is the condition of a range scan of audit_action_terms for the
+// termRange is the condition of a range scan of a terms table for the
 // terms that start with term, and its arguments.
-func termRange(term string) (string, []any) {
-	if up, ok := PrefixEnd(term); ok {
-		return `term >= ? AND term < ?`, []any{term, up}
+func termRange(term string) (string, []any) { return prefixRange("term", term) }
+
+// prefixRange is the condition of a range scan of column for the values
+// that start with p, and its arguments.
+func prefixRange(column, p string) (string, []any) {
+	if up, ok := PrefixEnd(p); ok {
+		return column + ` >= ? AND ` + column + ` < ?`, []any{p, up}
 	}
-	return `term >= ?`, []any{term}
+	return column + ` >= ?`, []any{p}
 }
