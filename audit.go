@@ -53,6 +53,10 @@ var (
 	// ErrBusFull is returned by Bus.Publish when a message cannot be queued
 	// because no subscription matches its topic and the backlog is full.
 	ErrBusFull = errors.New("audit: bus backlog full")
+	// ErrAllTopicsUnsupported is returned by Listen when it is to listen on
+	// every topic (no topics given, or AllTopics among them) and the
+	// Subscriber cannot mean that: see AllTopicsSubscriber.
+	ErrAllTopicsUnsupported = errors.New("audit: subscriber cannot subscribe to all topics")
 	// ErrDiskFull wraps write errors caused by a full disk or database. The
 	// failed write stored nothing; writing works again once there is room.
 	ErrDiskFull = errors.New("audit: database or disk is full")

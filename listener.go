@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
 
-// AllTopics subscribes to every topic.
+// AllTopics subscribes to every topic, on a Subscriber that can: see
+// AllTopicsSubscriber.
 const AllTopics = "*"
 
 // Subscriber is a source of messages to record, shaped like watermill's
@@ -21,6 +23,30 @@ const AllTopics = "*"
 // again; a Subscriber must redeliver what is Nack'ed or never settled.
 type Subscriber interface {
 	Subscribe(ctx context.Context, topic string) (<-chan *Message, error)
+}
+
+// AllTopicsSubscriber is a Subscriber for which AllTopics means every
+// topic: Subscribe(ctx, AllTopics) delivers the messages of all topics.
+//
+// Listen with no topics listens on AllTopics, and it does so (as it does
+// with AllTopics named among its topics) only on a Subscriber that
+// implements AllTopicsSubscriber and whose SupportsAllTopics reports true.
+// On any other it fails with ErrAllTopicsUnsupported and subscribes to
+// nothing: most buses, watermill's among them, have no such topic and
+// would take "*" for the name of one more, delivering nothing and saying
+// nothing. The Bus implements it. A Subscriber that wraps another reports
+// what the one it wraps does.
+type AllTopicsSubscriber interface {
+	Subscriber
+	// SupportsAllTopics reports whether Subscribe with AllTopics delivers
+	// the messages of every topic.
+	SupportsAllTopics() bool
+}
+
+// supportsAllTopics reports whether sub can listen on every topic.
+func supportsAllTopics(sub Subscriber) bool {
+	a, ok := sub.(AllTopicsSubscriber)
+	return ok && a.SupportsAllTopics()
 }
 
 // Message carries an event on a bus.
@@ -83,7 +109,8 @@ func (m *Message) resolve(ack bool) bool {
 }
 
 // Bus is an in-process publish/subscribe bus that delivers each message at
-// least once to every subscription of its topic. It implements Subscriber.
+// least once to every subscription of its topic. It implements Subscriber
+// and AllTopicsSubscriber: a subscription to AllTopics takes every topic.
 //
 // Flow control: each subscription holds at most the bus's buffer (1024, or
 // what NewBusSize says) of messages
@@ -205,6 +232,9 @@ func (b *Bus) Subscribe(ctx context.Context, topic string) (<-chan *Message, err
 	}()
 	return s.out, nil
 }
+
+// SupportsAllTopics implements AllTopicsSubscriber: it reports true.
+func (b *Bus) SupportsAllTopics() bool { return true }
 
 // toBacklog keeps messages that a closed subscription could not deliver.
 func (b *Bus) toBacklog(m *Message) {
@@ -335,8 +365,10 @@ type Listener struct {
 	once   sync.Once
 }
 
-// Listen records every message that sub delivers on topics (every topic
-// when none are given) until the Listener is closed or ctx is done.
+// Listen records every message that sub delivers on topics until the
+// Listener is closed or ctx is done. With no topics it listens on every
+// topic, which needs a Subscriber that can (the Bus can; see
+// AllTopicsSubscriber): with another it fails with ErrAllTopicsUnsupported.
 //
 // Each message's event is recorded with Record and acknowledged only after
 // it is committed. A message whose event has no IdempotencyKey gets the
@@ -358,11 +390,17 @@ func (l *Logger) Listen(ctx context.Context, sub Subscriber, topics ...string) (
 	if sub == nil {
 		return nil, fmt.Errorf("audit: listen: nil subscriber")
 	}
-	if l.c.isClosed() {
-		return nil, opErr("listen", ErrClosed)
-	}
 	if len(topics) == 0 {
 		topics = []string{AllTopics}
+	}
+	if slices.Contains(topics, "") {
+		return nil, fmt.Errorf("audit: listen: empty topic")
+	}
+	if slices.Contains(topics, AllTopics) && !supportsAllTopics(sub) {
+		return nil, opErr("listen", fmt.Errorf("%w: name the topics to listen on", ErrAllTopicsUnsupported))
+	}
+	if l.c.isClosed() {
+		return nil, opErr("listen", ErrClosed)
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	li := &Listener{logger: l, cancel: cancel}

@@ -518,7 +518,7 @@ func TestListenExactlyOnceWithRedelivery(t *testing.T) {
 	t.Parallel()
 	l, _ := setup(t)
 	sub := &listenAdapterSub{in: make(chan listenUpstream)}
-	li, err := l.Listen(t.Context(), sub)
+	li, err := l.Listen(t.Context(), sub, "things")
 	require.NoError(t, err)
 
 	deliver := func(id string, ev audit.Event) *audit.Message {
@@ -597,7 +597,7 @@ func TestListenAcksOnlyAfterCommit(t *testing.T) {
 	release := func() { releaseOnce.Do(func() { close(store.release) }) }
 	t.Cleanup(release) // before the logger's Close, even on failure
 	sub := &listenAdapterSub{in: make(chan listenUpstream)}
-	li, err := l.Listen(t.Context(), sub)
+	li, err := l.Listen(t.Context(), sub, "things")
 	require.NoError(t, err)
 
 	u := listenUpstream{id: "msg-1", topic: "things", ev: listenEvent("gated"), sent: make(chan *audit.Message, 1), done: make(chan int, 1)}
@@ -643,7 +643,7 @@ func TestListenNacksStoreFailures(t *testing.T) {
 	var handled listenErrors
 	l := listenNew(t, store, audit.WithErrorHandler(handled.handle))
 	sub := &listenAdapterSub{in: make(chan listenUpstream)}
-	li, err := l.Listen(t.Context(), sub)
+	li, err := l.Listen(t.Context(), sub, "things")
 	require.NoError(t, err)
 
 	u := listenUpstream{id: "msg-1", topic: "things", ev: listenEvent("a"), sent: make(chan *audit.Message, failures+1), done: make(chan int, 1)}
@@ -732,7 +732,7 @@ func TestListenInvalidEventReportedAndAcked(t *testing.T) {
 		t.Parallel()
 		lt := l.WithTenant("adapter")
 		sub := &listenAdapterSub{in: make(chan listenUpstream)}
-		li, err := lt.Listen(t.Context(), sub)
+		li, err := lt.Listen(t.Context(), sub, "adapter")
 		require.NoError(t, err)
 		for _, ev := range []audit.Event{
 			{Action: "", Resource: audit.Ref{Type: "item", ID: "empty-action"}},
@@ -1078,6 +1078,9 @@ type listenSlowSub struct {
 	release chan struct{}
 }
 
+// SupportsAllTopics reports what the bus it wraps does.
+func (s *listenSlowSub) SupportsAllTopics() bool { return s.bus.SupportsAllTopics() }
+
 func (s *listenSlowSub) Subscribe(ctx context.Context, topic string) (<-chan *audit.Message, error) {
 	s.entered <- struct{}{}
 	<-s.release
@@ -1164,4 +1167,83 @@ func TestListenZeroValues(t *testing.T) {
 	p, err := l.Recent(t.Context(), audit.Query{Action: "zero.bus"})
 	require.NoError(t, err)
 	require.Equal(t, 1, p.TotalCount)
+}
+
+// 9. Foreign buses (issue 10).
+
+// listenTopicsSub records the topics it is asked for and delivers nothing,
+// as a bus that has no topic "*" would.
+type listenTopicsSub struct {
+	mu     sync.Mutex
+	topics []string
+}
+
+func (s *listenTopicsSub) Subscribe(ctx context.Context, topic string) (<-chan *audit.Message, error) {
+	s.mu.Lock()
+	s.topics = append(s.topics, topic)
+	s.mu.Unlock()
+	out := make(chan *audit.Message)
+	go func() { <-ctx.Done(); close(out) }()
+	return out, nil
+}
+
+func (s *listenTopicsSub) subscribed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.topics...)
+}
+
+// listenAllTopicsSub says whether it supports AllTopics, as a wrapper
+// reports what the subscriber it wraps does.
+type listenAllTopicsSub struct {
+	listenTopicsSub
+	all bool
+}
+
+func (s *listenAllTopicsSub) SupportsAllTopics() bool { return s.all }
+
+// TestListenAllTopicsNeedsASubscriberThatCan: with no topics (or AllTopics
+// named), Listen on a subscriber that cannot mean "every topic" fails and
+// subscribes to nothing, instead of subscribing to the literal "*" and
+// recording nothing (issue 10: 100 published, 0 recorded, no error).
+func TestListenAllTopicsNeedsASubscriberThatCan(t *testing.T) {
+	t.Parallel()
+	l, _ := setup(t)
+	for _, tc := range []struct {
+		name   string
+		topics []string
+	}{
+		{"no topics", nil},
+		{"AllTopics", []string{audit.AllTopics}},
+		{"AllTopics among others", []string{"things", audit.AllTopics}},
+	} {
+		for _, sub := range []interface {
+			audit.Subscriber
+			subscribed() []string
+		}{&listenTopicsSub{}, &listenAllTopicsSub{all: false}} {
+			li, err := l.Listen(t.Context(), sub, tc.topics...)
+			require.ErrorIs(t, err, audit.ErrAllTopicsUnsupported, tc.name)
+			require.Nil(t, li)
+			require.Equal(t, "audit: listen: subscriber cannot subscribe to all topics: name the topics to listen on", err.Error())
+			require.Empty(t, sub.subscribed(), "%s: nothing subscribed", tc.name)
+		}
+	}
+
+	// Named topics work on any subscriber.
+	sub := &listenTopicsSub{}
+	li, err := l.Listen(t.Context(), sub, "things", "users")
+	require.NoError(t, err)
+	require.NoError(t, li.Close())
+	require.ElementsMatch(t, []string{"things", "users"}, sub.subscribed())
+
+	// A subscriber that says it can gets AllTopics.
+	all := &listenAllTopicsSub{all: true}
+	li, err = l.Listen(t.Context(), all)
+	require.NoError(t, err)
+	require.NoError(t, li.Close())
+	require.Equal(t, []string{audit.AllTopics}, all.subscribed())
+
+	// So does the Bus (see TestListenAllTopicsByDefault).
+	var _ audit.AllTopicsSubscriber = audit.NewBus()
+	require.True(t, audit.NewBus().SupportsAllTopics())
 }
