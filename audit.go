@@ -57,6 +57,17 @@ var (
 	// every topic (no topics given, or AllTopics among them) and the
 	// Subscriber cannot mean that: see AllTopicsSubscriber.
 	ErrAllTopicsUnsupported = errors.New("audit: subscriber cannot subscribe to all topics")
+	// ErrRetrying is wrapped, together with the cause, by what a Listener
+	// tells the error handler when a write fails for a reason that may
+	// pass (a full disk, say): the listener keeps the message and tries
+	// again, backing off (see WithRetryBackoff). It says so once for a
+	// stretch of failures, not once per attempt.
+	ErrRetrying = errors.New("audit: listener retrying failed writes")
+	// ErrRecovered is wrapped by what a Listener tells the error handler
+	// when its writes succeed again after a stretch of failures (see
+	// ErrRetrying): good news, told through the error handler so that it
+	// lands where the failure did.
+	ErrRecovered = errors.New("audit: listener writes recovered")
 	// ErrDiskFull wraps write errors caused by a full disk or database. The
 	// failed write stored nothing; writing works again once there is room.
 	ErrDiskFull = errors.New("audit: database or disk is full")
@@ -698,6 +709,8 @@ type options struct {
 	redactKeys   []string
 	bus          *Bus
 	workers      int
+	retryFirst   time.Duration
+	retryLimit   time.Duration
 	errorHandler func(*Message, error)
 
 	dbPath        string
@@ -716,6 +729,8 @@ func buildOptions(opts []Option) options {
 		maxEvent:    DefaultMaxEventBytes,
 		redactKeys:  DefaultRedactKeys,
 		workers:     64,
+		retryFirst:  DefaultRetryBackoff,
+		retryLimit:  DefaultRetryBackoffLimit,
 	}
 	for _, f := range opts {
 		if f != nil {
@@ -723,8 +738,13 @@ func buildOptions(opts []Option) options {
 		}
 	}
 	o.redactKeys = normalizeKeys(o.redactKeys)
+	o.retryLimit = max(o.retryLimit, o.retryFirst)
 	if o.errorHandler == nil {
 		o.errorHandler = func(m *Message, err error) {
+			if errors.Is(err, ErrRecovered) {
+				slog.Info("audit listener", "msg", err)
+				return
+			}
 			if m != nil {
 				slog.Error("audit listener", "topic", m.Topic, "message", m.ID, "err", err)
 				return
@@ -885,11 +905,47 @@ func WithListenerWorkers(n int) Option {
 	}
 }
 
+// Default back-off of a Listener's retries: see WithRetryBackoff.
+const (
+	DefaultRetryBackoff      = 100 * time.Millisecond
+	DefaultRetryBackoffLimit = 5 * time.Second
+)
+
+// WithRetryBackoff sets how long a Listener waits between attempts to
+// record a message whose write failed for a reason that may pass (a full
+// disk, a store that is busy or timed out): first after the first failure,
+// twice as long after each further one, up to limit (defaults
+// DefaultRetryBackoff and DefaultRetryBackoffLimit). Each wait is drawn at
+// random between half of that and all of it (jitter), so that messages
+// that failed together do not all try again at once. A zero or negative
+// value keeps its default, and a limit below first is first.
+//
+// The listener retries a message in place, holding it, until it is
+// recorded or the listener closes (then it is Nack'ed for redelivery); a
+// bus never sees a storm of redeliveries. When a message that had failed
+// is recorded, the others that wait try again at once.
+func WithRetryBackoff(first, limit time.Duration) Option {
+	return func(o *options) {
+		if first > 0 {
+			o.retryFirst = first
+		}
+		if limit > 0 {
+			o.retryLimit = limit
+		}
+	}
+}
+
 // WithErrorHandler sets the function told about errors nobody else sees: a
 // listener message that can never be recorded (it is acknowledged after
-// the handler returns, so that it is not redelivered forever), or a
-// lifecycle event that could not be published. The default logs with
-// log/slog. m is nil for errors not about a message.
+// the handler returns, so that it is not redelivered forever), a stretch
+// of a listener's failed writes (once when it starts, with the first
+// message that failed and an error wrapping ErrRetrying and the cause,
+// and once when it ends, with a nil message and an error wrapping
+// ErrRecovered), or a lifecycle event that could not be published. The
+// default logs with log/slog: recoveries at level Info, the rest at
+// Error. m is nil for errors not about a message. The handler is called
+// from the listener's goroutines, possibly at once from several: it must
+// be safe for concurrent use.
 func WithErrorHandler(h func(m *Message, err error)) Option {
 	return func(o *options) { o.errorHandler = h }
 }
