@@ -1,13 +1,11 @@
 package watermill_test
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/stretchr/testify/require"
 
 	"github.com/trailkit/audit"
@@ -78,13 +76,13 @@ func TestGoChannelLostAck(t *testing.T) {
 
 			// Which acks are lost is set before publishing: lose reads it
 			// without a lock.
-			p := &published{topic: "audit.events"}
-			pub := publishPrepared(t, p, n, func(i int, uuid string) {
+			p, msgs := prepare(t, "audit.events", "ev", n)
+			for i, m := range msgs {
 				if i%3 == 0 {
-					lose[uuid] = true
+					lose[m.UUID] = true
 				}
-			})
-			require.NoError(t, gc.Publish("audit.events", pub...))
+			}
+			require.NoError(t, gc.Publish("audit.events", msgs...))
 			require.Eventually(t, func() bool { return tp.acks() == n }, waitFor, tick)
 			require.NoError(t, li.Close())
 			requireRecordedOnce(t, log.Logger, p)
@@ -221,23 +219,4 @@ func TestCloseWaitsForAcks(t *testing.T) {
 			require.Zero(t, tp.unsettledAtEnd(), "settled before the subscription's context ended")
 		})
 	}
-}
-
-// publishPrepared makes n test events into messages for p, calling seen
-// with each message's index and UUID, and returns the messages.
-func publishPrepared(t *testing.T, p *published, n int, seen func(i int, uuid string)) []*message.Message {
-	t.Helper()
-	p.events, p.uuids = make(map[string]audit.Event, n), make(map[string]string, n)
-	msgs := make([]*message.Message, 0, n)
-	for i := range n {
-		key := fmt.Sprintf("ev-%05d", i)
-		e := testEvent(key, i)
-		m, err := auditwm.NewMessage(e)
-		require.NoError(t, err)
-		p.events[key], p.uuids[key] = e, m.UUID
-		p.keys = append(p.keys, key)
-		seen(i, m.UUID)
-		msgs = append(msgs, m)
-	}
-	return msgs
 }

@@ -192,8 +192,8 @@ type published struct {
 	keys   []string
 }
 
-// publish publishes n test events keyed prefix-i on topic.
-func publish(t *testing.T, pub message.Publisher, topic, prefix string, n int) *published {
+// prepare makes n test events keyed prefix-i into messages for topic.
+func prepare(t *testing.T, topic, prefix string, n int) (*published, []*message.Message) {
 	t.Helper()
 	p := &published{topic: topic, events: make(map[string]audit.Event, n), uuids: make(map[string]string, n)}
 	msgs := make([]*message.Message, 0, n)
@@ -206,6 +206,13 @@ func publish(t *testing.T, pub message.Publisher, topic, prefix string, n int) *
 		p.keys = append(p.keys, key)
 		msgs = append(msgs, m)
 	}
+	return p, msgs
+}
+
+// publish publishes n test events keyed prefix-i on topic.
+func publish(t *testing.T, pub message.Publisher, topic, prefix string, n int) *published {
+	t.Helper()
+	p, msgs := prepare(t, topic, prefix, n)
 	for start := 0; start < len(msgs); start += 500 {
 		require.NoError(t, pub.Publish(topic, msgs[start:min(start+500, len(msgs))]...))
 	}
