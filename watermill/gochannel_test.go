@@ -12,8 +12,10 @@ import (
 	auditwm "github.com/trailkit/audit/watermill"
 )
 
-// messagesPerTest is how many messages the GoChannel tests publish:
-// 10,000, or AUDIT_WATERMILL_MESSAGES.
+// messagesPerTest is how many messages TestGoChannelExactlyOnce publishes:
+// AUDIT_WATERMILL_MESSAGES if set, else 10,000, or 2,000 with -short
+// (.ci/run runs every test under the race detector with -short, where
+// SQLite is some 15 times slower, and this one at full size without it).
 func messagesPerTest(t *testing.T) int {
 	t.Helper()
 	if s := os.Getenv("AUDIT_WATERMILL_MESSAGES"); s != "" {
@@ -21,7 +23,18 @@ func messagesPerTest(t *testing.T) int {
 		require.NoError(t, err, "AUDIT_WATERMILL_MESSAGES")
 		return n
 	}
+	if testing.Short() {
+		return 2_000
+	}
 	return 10_000
+}
+
+// shortOr is n, or short with -short.
+func shortOr(n, short int) int {
+	if testing.Short() {
+		return short
+	}
+	return n
 }
 
 // TestGoChannelExactlyOnce: 10,000 messages through GoChannel are each
@@ -65,7 +78,7 @@ func TestGoChannelLostAck(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
-			const n = 1000
+			n := shortOr(1000, 500)
 			log := newLog(t)
 			gc := goChannel(t, mode.persistent)
 			tp := newTap(gc)
@@ -106,7 +119,7 @@ func TestGoChannelTwoListeners(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
-			const n = 2000
+			n := shortOr(2000, 800)
 			log := newLog(t)
 			other, err := audit.Open(t.Context(), log.path)
 			require.NoError(t, err)

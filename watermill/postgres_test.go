@@ -62,11 +62,14 @@ func sqlSubscriberConfig() wmsql.SubscriberConfig {
 }
 
 // killLoopSize is how many messages TestPostgresKillLoop publishes and how
-// many consumers it kills: a bounded run by default, a long one with
-// AUDIT_WATERMILL_LONG set.
+// many consumers it kills: a bounded run by default (smaller with -short),
+// a long one with AUDIT_WATERMILL_LONG set.
 func killLoopSize() (messages, kills int) {
-	if os.Getenv("AUDIT_WATERMILL_LONG") != "" {
+	switch {
+	case os.Getenv("AUDIT_WATERMILL_LONG") != "":
 		return 20_000, 32
+	case testing.Short():
+		return 2000, 12
 	}
 	return 3000, 16
 }
