@@ -51,6 +51,21 @@ var (
 	// ErrBusFull is returned by Bus.Publish when a message cannot be queued
 	// because no subscription matches its topic and the backlog is full.
 	ErrBusFull = errors.New("audit: bus backlog full")
+	// ErrAllTopicsUnsupported is returned by Listen when it is to listen on
+	// every topic (no topics given, or AllTopics among them) and the
+	// Subscriber cannot mean that: see AllTopicsSubscriber.
+	ErrAllTopicsUnsupported = errors.New("audit: subscriber cannot subscribe to all topics")
+	// ErrRetrying is wrapped, together with the cause, by what a Listener
+	// tells the error handler when a write fails for a reason that may
+	// pass (a full disk, say): the listener keeps the message and tries
+	// again, backing off (see WithRetryBackoff). It says so once for a
+	// stretch of failures, not once per attempt.
+	ErrRetrying = errors.New("audit: listener retrying failed writes")
+	// ErrRecovered is wrapped by what a Listener tells the error handler
+	// when its writes succeed again after a stretch of failures (see
+	// ErrRetrying): good news, told through the error handler so that it
+	// lands where the failure did.
+	ErrRecovered = errors.New("audit: listener writes recovered")
 	// ErrDiskFull wraps write errors caused by a full disk or database. The
 	// failed write stored nothing; writing works again once there is room.
 	ErrDiskFull = errors.New("audit: database or disk is full")

@@ -73,5 +73,10 @@
 //
 // Listen records the messages of a Subscriber, such as the in-process Bus,
 // acknowledging each only after its event is committed and deduplicating
-// redeliveries by idempotency key.
+// redeliveries by idempotency key. A write that fails for a passing reason
+// is retried in place with a capped, jittered exponential back-off
+// (WithRetryBackoff), and the error handler hears of a failing stretch
+// once, and of its end. Listening without topics needs a subscriber that
+// can mean "every topic" (AllTopicsSubscriber). The module
+// github.com/trailkit/audit/watermill adapts any watermill subscriber.
 package audit

@@ -124,6 +124,8 @@ func containsErr(errs []error, target error) bool {
 	return false
 }
 
+func listenErr(_ *audit.Listener, err error) error { return err }
+
 // TestErrorsSayAuditOnce: the errors of every other kind (closed logger,
 // not found, bad queries and cursors, views out of scope, checkpoints,
 // backups, the bus) name the package once, and match their sentinel.
@@ -165,6 +167,8 @@ func TestErrorsSayAuditOnce(t *testing.T) {
 		{"backup over a file", l.Backup(ctx, path), os.ErrExist},
 		{"checkpoint text", bad.UnmarshalText([]byte("nonsense")), audit.ErrInvalidCheckpoint},
 		{"bus publish", audit.NewBus().Publish(ctx, "", audit.Event{Action: "a.b"}), nil},
+		{"listen on every topic of a bus that cannot", listenErr(l.Listen(ctx, &listenTopicsSub{})), audit.ErrAllTopicsUnsupported},
+		{"listen on an empty topic", listenErr(l.Listen(ctx, audit.NewBus(), "")), nil},
 	}
 	require.NoError(t, l.Close())
 	_, err = l.Track(ctx, nil, "a.b", nil)

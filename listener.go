@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// AllTopics subscribes to every topic.
+// AllTopics subscribes to every topic, on a Subscriber that can: see
+// AllTopicsSubscriber.
 const AllTopics = "*"
 
 // Subscriber is a source of messages to record, shaped like watermill's
@@ -21,6 +26,30 @@ const AllTopics = "*"
 // again; a Subscriber must redeliver what is Nack'ed or never settled.
 type Subscriber interface {
 	Subscribe(ctx context.Context, topic string) (<-chan *Message, error)
+}
+
+// AllTopicsSubscriber is a Subscriber for which AllTopics means every
+// topic: Subscribe(ctx, AllTopics) delivers the messages of all topics.
+//
+// Listen with no topics listens on AllTopics, and it does so (as it does
+// with AllTopics named among its topics) only on a Subscriber that
+// implements AllTopicsSubscriber and whose SupportsAllTopics reports true.
+// On any other it fails with ErrAllTopicsUnsupported and subscribes to
+// nothing: most buses, watermill's among them, have no such topic and
+// would take "*" for the name of one more, delivering nothing and saying
+// nothing. The Bus implements it. A Subscriber that wraps another reports
+// what the one it wraps does.
+type AllTopicsSubscriber interface {
+	Subscriber
+	// SupportsAllTopics reports whether Subscribe with AllTopics delivers
+	// the messages of every topic.
+	SupportsAllTopics() bool
+}
+
+// supportsAllTopics reports whether sub can listen on every topic.
+func supportsAllTopics(sub Subscriber) bool {
+	a, ok := sub.(AllTopicsSubscriber)
+	return ok && a.SupportsAllTopics()
 }
 
 // Message carries an event on a bus.
@@ -83,7 +112,8 @@ func (m *Message) resolve(ack bool) bool {
 }
 
 // Bus is an in-process publish/subscribe bus that delivers each message at
-// least once to every subscription of its topic. It implements Subscriber.
+// least once to every subscription of its topic. It implements Subscriber
+// and AllTopicsSubscriber: a subscription to AllTopics takes every topic.
 //
 // Flow control: each subscription holds at most the bus's buffer (1024, or
 // what NewBusSize says) of messages
@@ -205,6 +235,9 @@ func (b *Bus) Subscribe(ctx context.Context, topic string) (<-chan *Message, err
 	}()
 	return s.out, nil
 }
+
+// SupportsAllTopics implements AllTopicsSubscriber: it reports true.
+func (b *Bus) SupportsAllTopics() bool { return true }
 
 // toBacklog keeps messages that a closed subscription could not deliver.
 func (b *Bus) toBacklog(m *Message) {
@@ -330,20 +363,28 @@ func (s *subscription) settled(m *Message, acked bool) {
 // Listener records the messages of a Subscriber; see Logger.Listen.
 type Listener struct {
 	logger *Logger
+	ctx    context.Context // done once the listener stops taking messages
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
+	retry  retrier
 }
 
-// Listen records every message that sub delivers on topics (every topic
-// when none are given) until the Listener is closed or ctx is done.
+// Listen records every message that sub delivers on topics until the
+// Listener is closed or ctx is done. With no topics it listens on every
+// topic, which needs a Subscriber that can (the Bus can; see
+// AllTopicsSubscriber): with another it fails with ErrAllTopicsUnsupported.
 //
 // Each message's event is recorded with Record and acknowledged only after
 // it is committed. A message whose event has no IdempotencyKey gets the
 // message ID as its key, so a redelivered message is recorded once. A
-// message that fails for a reason that may pass (the store is busy or full)
-// is Nack'ed for redelivery; one that can never be recorded (ErrInvalidEvent)
-// is reported to the error handler (see WithErrorHandler) and then
+// message whose write fails for a reason that may pass (the store is busy
+// or full) is kept and tried again, with waits that grow from attempt to
+// attempt (see WithRetryBackoff), until it is recorded, or Nack'ed for
+// redelivery when the listener closes; the error handler (see
+// WithErrorHandler) hears once that writes are failing and once that they
+// recovered, not of every attempt. A message that can never be recorded
+// (ErrInvalidEvent) is reported to the error handler and then
 // acknowledged. Up to WithListenerWorkers messages are recorded at once,
 // so they share transactions. Closing the Logger closes its listeners first.
 //
@@ -358,14 +399,21 @@ func (l *Logger) Listen(ctx context.Context, sub Subscriber, topics ...string) (
 	if sub == nil {
 		return nil, fmt.Errorf("audit: listen: nil subscriber")
 	}
-	if l.c.isClosed() {
-		return nil, opErr("listen", ErrClosed)
-	}
 	if len(topics) == 0 {
 		topics = []string{AllTopics}
 	}
+	if slices.Contains(topics, "") {
+		return nil, fmt.Errorf("audit: listen: empty topic")
+	}
+	if slices.Contains(topics, AllTopics) && !supportsAllTopics(sub) {
+		return nil, opErr("listen", fmt.Errorf("%w: name the topics to listen on", ErrAllTopicsUnsupported))
+	}
+	if l.c.isClosed() {
+		return nil, opErr("listen", ErrClosed)
+	}
 	lctx, cancel := context.WithCancel(ctx)
-	li := &Listener{logger: l, cancel: cancel}
+	li := &Listener{logger: l, ctx: lctx, cancel: cancel}
+	li.retry.init(l.c.opts)
 	// One forwarder per topic feeds one pool of workers; work closes when
 	// every subscription's channel has.
 	work := make(chan *Message)
@@ -412,23 +460,165 @@ func (li *Listener) work(ch <-chan *Message) {
 	}
 }
 
+// handle records m and settles it: Ack once recorded, or once reported
+// when it never can be; a write that fails for a passing reason is tried
+// again after a pause, until the listener stops (then m is Nack'ed).
 func (li *Listener) handle(m *Message) {
 	e := m.Event
 	if e.IdempotencyKey == "" {
 		e.IdempotencyKey = m.ID
 	}
-	// Not the listener's context: a message taken must be settled.
-	_, err := li.logger.Record(context.Background(), e)
-	switch {
-	case err == nil:
-		m.Ack()
-	case errors.Is(err, ErrInvalidEvent):
-		li.logger.c.opts.errorHandler(m, err)
-		m.Ack()
-	default:
-		li.logger.c.opts.errorHandler(m, err)
-		m.Nack()
+	report := li.logger.c.opts.errorHandler
+	for failures := 0; ; failures++ {
+		// Not the listener's context: a message taken must be settled, and
+		// one that arrives while the listener closes is still recorded.
+		_, err := li.logger.Record(context.Background(), e)
+		switch {
+		case err == nil:
+			li.retry.leave(failures > 0, true)
+			m.Ack()
+			return
+		case errors.Is(err, ErrInvalidEvent):
+			li.retry.leave(failures > 0, false)
+			report(m, err)
+			m.Ack()
+			return
+		}
+		wake := li.retry.fail(m, err, failures == 0)
+		if !li.pause(li.retry.backoff(failures+1), wake) {
+			li.retry.leave(true, false)
+			m.Nack()
+			return
+		}
 	}
+}
+
+// pause waits d, or until wake is closed, and reports true; or false at
+// once when the listener stops.
+func (li *Listener) pause(d time.Duration, wake <-chan struct{}) bool {
+	if li.ctx.Err() != nil {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-wake:
+		return true
+	case <-li.ctx.Done():
+		return false
+	}
+}
+
+// retrier paces a listener's retries and tells the error handler about
+// stretches of failed writes. A stretch starts when a write fails outside
+// of one, and ends when a write succeeds while no message is left to
+// retry: the handler hears of both, and of nothing in between. (A message
+// handed back when the listener closes, or found invalid, leaves the
+// retries without ending the stretch.)
+type retrier struct {
+	first, limit time.Duration
+	report       func(*Message, error)
+	failing      atomic.Bool // in a stretch; read without mu on the way out
+
+	mu       sync.Mutex
+	retrying int           // messages whose last write failed
+	attempts int           // failed writes in this stretch
+	since    time.Time     // when this stretch started
+	cause    error         // its first failure
+	wake     chan struct{} // closed when a retried message is recorded
+}
+
+func (r *retrier) init(o options) {
+	r.first, r.limit, r.report = o.retryFirst, o.retryLimit, o.errorHandler
+	r.wake = make(chan struct{})
+}
+
+// backoff returns the pause after a message's nth failed write (n >= 1):
+// first doubled n-1 times, at most limit, less a random part of up to a
+// half (jitter).
+func (r *retrier) backoff(n int) time.Duration {
+	d := r.limit
+	if n < 63 && r.first < r.limit>>(n-1) {
+		d = r.first << (n - 1)
+	}
+	return d - rand.N(d/2+1)
+}
+
+// fail accounts for a failed write of m (its first when first) and returns
+// the channel closed when a retried message is next recorded.
+func (r *retrier) fail(m *Message, err error, first bool) <-chan struct{} {
+	r.mu.Lock()
+	if first {
+		r.retrying++
+	}
+	start := !r.failing.Load()
+	if start {
+		r.failing.Store(true)
+		r.attempts, r.since, r.cause = 0, time.Now(), err
+	}
+	r.attempts++
+	wake := r.wake
+	r.mu.Unlock()
+	if start {
+		r.report(m, &retryError{cause: err})
+	}
+	return wake
+}
+
+// leave accounts for a message that is settled: recorded or not; retried
+// tells whether a write of it had failed.
+func (r *retrier) leave(retried, recorded bool) {
+	if !retried && !r.failing.Load() {
+		return // the common case: no lock
+	}
+	r.mu.Lock()
+	if retried {
+		r.retrying--
+		if recorded {
+			// The store works again: the others need not wait out their
+			// pause.
+			close(r.wake)
+			r.wake = make(chan struct{})
+		}
+	}
+	var done *retryError
+	if recorded && r.retrying == 0 && r.failing.Load() {
+		r.failing.Store(false)
+		done = &retryError{cause: r.cause, recovered: true, attempts: r.attempts, took: time.Since(r.since)}
+	}
+	r.mu.Unlock()
+	if done != nil {
+		r.report(nil, done)
+	}
+}
+
+// retryError is what the error handler hears of a stretch of failed writes:
+// that it started (wrapping ErrRetrying and the first failure), or that it
+// ended with writes recovered (wrapping ErrRecovered only, so that a
+// handler looking for ErrDiskFull, say, does not take the recovery for one
+// more failure).
+type retryError struct {
+	cause     error
+	recovered bool
+	attempts  int
+	took      time.Duration
+}
+
+func (e *retryError) Error() string {
+	cause := strings.TrimPrefix(e.cause.Error(), "audit: ")
+	if e.recovered {
+		return fmt.Sprintf("audit: listen: writes recovered after %d failed attempts in %v (the first: %s)", e.attempts, e.took.Round(time.Millisecond), cause)
+	}
+	return "audit: listen: write failed, retrying with back-off: " + cause
+}
+
+func (e *retryError) Unwrap() []error {
+	if e.recovered {
+		return []error{ErrRecovered}
+	}
+	return []error{ErrRetrying, e.cause}
 }
 
 // Close stops taking new messages and returns once every message the

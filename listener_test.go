@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -518,7 +519,7 @@ func TestListenExactlyOnceWithRedelivery(t *testing.T) {
 	t.Parallel()
 	l, _ := setup(t)
 	sub := &listenAdapterSub{in: make(chan listenUpstream)}
-	li, err := l.Listen(t.Context(), sub)
+	li, err := l.Listen(t.Context(), sub, "things")
 	require.NoError(t, err)
 
 	deliver := func(id string, ev audit.Event) *audit.Message {
@@ -597,7 +598,7 @@ func TestListenAcksOnlyAfterCommit(t *testing.T) {
 	release := func() { releaseOnce.Do(func() { close(store.release) }) }
 	t.Cleanup(release) // before the logger's Close, even on failure
 	sub := &listenAdapterSub{in: make(chan listenUpstream)}
-	li, err := l.Listen(t.Context(), sub)
+	li, err := l.Listen(t.Context(), sub, "things")
 	require.NoError(t, err)
 
 	u := listenUpstream{id: "msg-1", topic: "things", ev: listenEvent("gated"), sent: make(chan *audit.Message, 1), done: make(chan int, 1)}
@@ -635,31 +636,37 @@ func TestListenAcksOnlyAfterCommit(t *testing.T) {
 
 // 5. A failing store and invalid events.
 
-func TestListenNacksStoreFailures(t *testing.T) {
+// TestListenRetriesStoreFailures: a write that fails for a passing reason
+// is retried in place, after a pause, not Nack'ed at once for the bus to
+// redeliver (issue 10: GoChannel redelivered a Nack'ed message at once,
+// 14k-26k failed attempts per second while the disk was full); the error
+// handler hears once that writes fail and once that they recovered.
+func TestListenRetriesStoreFailures(t *testing.T) {
 	t.Parallel()
 	const failures = 3
 	store := &listenFlakyStore{SQLiteStore: listenSQLite(t)}
 	store.failures.Store(failures)
 	var handled listenErrors
-	l := listenNew(t, store, audit.WithErrorHandler(handled.handle))
+	l := listenNew(t, store, audit.WithErrorHandler(handled.handle), audit.WithRetryBackoff(time.Millisecond, 4*time.Millisecond))
 	sub := &listenAdapterSub{in: make(chan listenUpstream)}
-	li, err := l.Listen(t.Context(), sub)
+	li, err := l.Listen(t.Context(), sub, "things")
 	require.NoError(t, err)
 
 	u := listenUpstream{id: "msg-1", topic: "things", ev: listenEvent("a"), sent: make(chan *audit.Message, failures+1), done: make(chan int, 1)}
 	sub.in <- u
-	require.Equal(t, failures, listenRecv(t, u.done), "each failed write is Nack'ed")
-	for i := range failures + 1 {
-		m := <-u.sent
-		require.Equal(t, i == failures, listenSettled(t, m), "attempt %d", i)
-	}
+	require.Equal(t, 0, listenRecv(t, u.done), "retried in place, never Nack'ed")
+	require.Len(t, u.sent, 1, "delivered once")
+	require.True(t, listenSettled(t, <-u.sent))
 	msgs, errs := handled.snapshot()
-	require.Len(t, errs, failures)
-	for i, err := range errs {
-		require.ErrorIs(t, err, errListenInjected)
-		require.NotErrorIs(t, err, audit.ErrInvalidEvent)
-		require.Equal(t, "msg-1", msgs[i].ID)
-	}
+	require.Len(t, errs, 2, "the start of the stretch and its end, not every attempt")
+	require.ErrorIs(t, errs[0], audit.ErrRetrying)
+	require.ErrorIs(t, errs[0], errListenInjected)
+	require.NotErrorIs(t, errs[0], audit.ErrInvalidEvent)
+	require.Equal(t, "msg-1", msgs[0].ID)
+	require.ErrorIs(t, errs[1], audit.ErrRecovered)
+	require.NotErrorIs(t, errs[1], errListenInjected, "a recovery is not one more failure")
+	require.Nil(t, msgs[1])
+	require.Contains(t, errs[1].Error(), "after 3 failed attempts")
 	require.NoError(t, li.Close())
 	require.Equal(t, map[string]int{"a": 1}, listenKeyCounts(t, l))
 	require.EqualValues(t, failures+1, store.calls.Load())
@@ -678,8 +685,8 @@ func TestListenBusRedeliversAfterStoreFailures(t *testing.T) {
 
 	keys := listenKeys("ev", 200)
 	listenPublish(t, bus, "things", keys, 4)
-	// Failed messages come back after the bus's back-off: wait until all
-	// are in, so that none is still waiting to be redelivered at Close.
+	// Failed messages are retried after the listener's back-off: wait
+	// until all are in, so that none is still waiting at Close.
 	require.Eventually(t, func() bool {
 		p, err := l.Recent(t.Context(), audit.Query{PerPage: 1})
 		return err == nil && p.TotalCount >= len(keys)
@@ -689,11 +696,14 @@ func TestListenBusRedeliversAfterStoreFailures(t *testing.T) {
 	counts := listenKeyCounts(t, l)
 	require.Len(t, counts, len(keys))
 	requireListenedOnce(t, counts, keys)
-	_, errs := handled.snapshot()
-	require.GreaterOrEqual(t, len(errs), failures, "every failed write is reported")
-	for _, err := range errs {
-		require.ErrorIs(t, err, errListenInjected)
-	}
+	// One stretch of failures: told when it started and when it ended.
+	msgs, errs := handled.snapshot()
+	require.Len(t, errs, 2)
+	require.ErrorIs(t, errs[0], audit.ErrRetrying)
+	require.ErrorIs(t, errs[0], errListenInjected)
+	require.NotNil(t, msgs[0])
+	require.ErrorIs(t, errs[1], audit.ErrRecovered)
+	require.Regexp(t, `^audit: listen: writes recovered after \d+ failed attempts in `, errs[1].Error())
 	require.Empty(t, listenTakeBacklog(t, bus))
 }
 
@@ -732,7 +742,7 @@ func TestListenInvalidEventReportedAndAcked(t *testing.T) {
 		t.Parallel()
 		lt := l.WithTenant("adapter")
 		sub := &listenAdapterSub{in: make(chan listenUpstream)}
-		li, err := lt.Listen(t.Context(), sub)
+		li, err := lt.Listen(t.Context(), sub, "adapter")
 		require.NoError(t, err)
 		for _, ev := range []audit.Event{
 			{Action: "", Resource: audit.Ref{Type: "item", ID: "empty-action"}},
@@ -1078,6 +1088,9 @@ type listenSlowSub struct {
 	release chan struct{}
 }
 
+// SupportsAllTopics reports what the bus it wraps does.
+func (s *listenSlowSub) SupportsAllTopics() bool { return s.bus.SupportsAllTopics() }
+
 func (s *listenSlowSub) Subscribe(ctx context.Context, topic string) (<-chan *audit.Message, error) {
 	s.entered <- struct{}{}
 	<-s.release
@@ -1126,14 +1139,18 @@ func TestListenRestartAfterStoreFailures(t *testing.T) {
 	require.NoError(t, err)
 	keys := listenKeys("ev", 100)
 	listenPublish(t, bus, "things", keys, 4)
-	// Every message fails; Close hands those it could not record back to
-	// the bus, reported to the error handler.
+	// Every message fails, and the error handler hears of it once; Close
+	// hands back to the bus those it could not record.
 	require.Eventually(t, func() bool {
 		_, errs := handled.snapshot()
-		return len(errs) >= len(keys)
+		return len(errs) > 0
 	}, listenWaitFor, listenTick)
 	require.NoError(t, li.Close())
 	require.Equal(t, 0, listenTotal(t, l))
+	_, errs := handled.snapshot()
+	require.Len(t, errs, 1)
+	require.ErrorIs(t, errs[0], audit.ErrRetrying)
+	require.ErrorIs(t, errs[0], errListenInjected)
 
 	// Once the store works again, the next listener records them all.
 	store.failures.Store(0)
@@ -1164,4 +1181,203 @@ func TestListenZeroValues(t *testing.T) {
 	p, err := l.Recent(t.Context(), audit.Query{Action: "zero.bus"})
 	require.NoError(t, err)
 	require.Equal(t, 1, p.TotalCount)
+}
+
+// 9. Foreign buses (issue 10).
+
+// listenTopicsSub records the topics it is asked for and delivers nothing,
+// as a bus that has no topic "*" would.
+type listenTopicsSub struct {
+	mu     sync.Mutex
+	topics []string
+}
+
+func (s *listenTopicsSub) Subscribe(ctx context.Context, topic string) (<-chan *audit.Message, error) {
+	s.mu.Lock()
+	s.topics = append(s.topics, topic)
+	s.mu.Unlock()
+	out := make(chan *audit.Message)
+	go func() { <-ctx.Done(); close(out) }()
+	return out, nil
+}
+
+func (s *listenTopicsSub) subscribed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.topics...)
+}
+
+// listenAllTopicsSub says whether it supports AllTopics, as a wrapper
+// reports what the subscriber it wraps does.
+type listenAllTopicsSub struct {
+	listenTopicsSub
+	all bool
+}
+
+func (s *listenAllTopicsSub) SupportsAllTopics() bool { return s.all }
+
+// TestListenAllTopicsNeedsASubscriberThatCan: with no topics (or AllTopics
+// named), Listen on a subscriber that cannot mean "every topic" fails and
+// subscribes to nothing, instead of subscribing to the literal "*" and
+// recording nothing (issue 10: 100 published, 0 recorded, no error).
+func TestListenAllTopicsNeedsASubscriberThatCan(t *testing.T) {
+	t.Parallel()
+	l, _ := setup(t)
+	for _, tc := range []struct {
+		name   string
+		topics []string
+	}{
+		{"no topics", nil},
+		{"AllTopics", []string{audit.AllTopics}},
+		{"AllTopics among others", []string{"things", audit.AllTopics}},
+	} {
+		for _, sub := range []interface {
+			audit.Subscriber
+			subscribed() []string
+		}{&listenTopicsSub{}, &listenAllTopicsSub{all: false}} {
+			li, err := l.Listen(t.Context(), sub, tc.topics...)
+			require.ErrorIs(t, err, audit.ErrAllTopicsUnsupported, tc.name)
+			require.Nil(t, li)
+			require.Equal(t, "audit: listen: subscriber cannot subscribe to all topics: name the topics to listen on", err.Error())
+			require.Empty(t, sub.subscribed(), "%s: nothing subscribed", tc.name)
+		}
+	}
+
+	// Named topics work on any subscriber.
+	sub := &listenTopicsSub{}
+	li, err := l.Listen(t.Context(), sub, "things", "users")
+	require.NoError(t, err)
+	require.NoError(t, li.Close())
+	require.ElementsMatch(t, []string{"things", "users"}, sub.subscribed())
+
+	// A subscriber that says it can gets AllTopics.
+	all := &listenAllTopicsSub{all: true}
+	li, err = l.Listen(t.Context(), all)
+	require.NoError(t, err)
+	require.NoError(t, li.Close())
+	require.Equal(t, []string{audit.AllTopics}, all.subscribed())
+
+	// So does the Bus (see TestListenAllTopicsByDefault).
+	var _ audit.AllTopicsSubscriber = audit.NewBus()
+	require.True(t, audit.NewBus().SupportsAllTopics())
+}
+
+// listenTimedStore fails every Append while failing is set and notes when
+// each was called.
+type listenTimedStore struct {
+	*audit.SQLiteStore
+	failing atomic.Bool
+	mu      sync.Mutex
+	calls   []time.Time
+}
+
+func (s *listenTimedStore) Append(ctx context.Context, events []audit.Event) ([]audit.AppendResult, error) {
+	s.mu.Lock()
+	s.calls = append(s.calls, time.Now())
+	s.mu.Unlock()
+	if s.failing.Load() {
+		return nil, fmt.Errorf("append %d events: %w", len(events), errListenInjected)
+	}
+	return s.SQLiteStore.Append(ctx, events)
+}
+
+func (s *listenTimedStore) times() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.calls...)
+}
+
+// TestListenBacksOffFailedWrites: on a subscriber that redelivers a Nack'ed
+// message at once (as watermill's GoChannel does), a failing write is
+// retried with waits that double up to a cap, never sooner than half of
+// each (the jitter takes off at most half), and without a Nack; the error
+// handler hears of the stretch once, and of the recovery once. Before
+// issue 10 the message was Nack'ed and redelivered at once: thousands of
+// attempts a second, each one reported.
+func TestListenBacksOffFailedWrites(t *testing.T) {
+	t.Parallel()
+	const (
+		first    = 2 * time.Millisecond
+		limit    = 32 * time.Millisecond
+		attempts = 20 // without the cap the 20th wait alone would be 17 minutes
+	)
+	store := &listenTimedStore{SQLiteStore: listenSQLite(t)}
+	store.failing.Store(true)
+	var handled listenErrors
+	l := listenNew(t, store, audit.WithErrorHandler(handled.handle), audit.WithRetryBackoff(first, limit))
+	sub := &listenAdapterSub{in: make(chan listenUpstream)}
+	li, err := l.Listen(t.Context(), sub, "things")
+	require.NoError(t, err)
+
+	u := listenUpstream{id: "msg-1", topic: "things", ev: listenEvent("a"), sent: make(chan *audit.Message, 1<<16), done: make(chan int, 1)}
+	sub.in <- u
+	require.Eventually(t, func() bool { return len(store.times()) >= attempts }, listenWaitFor, listenTick)
+	store.failing.Store(false)
+	require.Equal(t, 0, listenRecv(t, u.done), "retried in place, never Nack'ed")
+	require.Len(t, u.sent, 1, "delivered once")
+	require.NoError(t, li.Close())
+	require.Equal(t, map[string]int{"a": 1}, listenKeyCounts(t, l))
+
+	calls := store.times()
+	for i := 1; i < len(calls); i++ {
+		wait := min(limit, first<<(i-1))
+		require.GreaterOrEqual(t, calls[i].Sub(calls[i-1]), wait/2, "wait %d", i)
+	}
+	msgs, errs := handled.snapshot()
+	require.Len(t, errs, 2, "one report for the stretch, one for the recovery: %v", errs)
+	require.ErrorIs(t, errs[0], audit.ErrRetrying)
+	require.ErrorIs(t, errs[0], errListenInjected)
+	require.Equal(t, "msg-1", msgs[0].ID)
+	require.ErrorIs(t, errs[1], audit.ErrRecovered)
+	require.Nil(t, msgs[1])
+	require.Contains(t, errs[1].Error(), fmt.Sprintf("after %d failed attempts", len(calls)-1))
+}
+
+// TestListenFullDiskReportedOnce: while the database is full, a listener
+// on the Bus keeps its messages, says so once, and records every one of
+// them, once, when there is room again.
+func TestListenFullDiskReportedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	sqlite := listenSQLite(t)
+	store := &listenTimedStore{SQLiteStore: sqlite}
+	var handled listenErrors
+	l := listenNew(t, store, audit.WithErrorHandler(handled.handle), audit.WithListenerWorkers(8))
+	bus := audit.NewBus()
+	li, err := l.Listen(ctx, bus, "things")
+	require.NoError(t, err)
+	warm := listenKeys("warm", 10)
+	listenPublish(t, bus, "things", warm, 2)
+	require.Eventually(t, func() bool { return listenTotal(t, l) == len(warm) }, listenWaitFor, listenTick)
+
+	require.NoError(t, sqlite.SetMaxBytes(ctx, 1)) // no room beyond the pages it has
+	keys := listenKeys("full", 300)
+	listenPublish(t, bus, "things", keys, 4)
+	require.Eventually(t, func() bool {
+		_, errs := handled.snapshot()
+		return len(errs) > 0
+	}, listenWaitFor, listenTick)
+	full := time.Now()
+	callsAtFull := len(store.times())
+	time.Sleep(time.Second) // full for a while
+	failedInSecond := len(store.times()) - callsAtFull
+	require.NoError(t, sqlite.SetMaxBytes(ctx, 0))
+	require.Eventually(t, func() bool { return listenTotal(t, l) == len(warm)+len(keys) }, listenWaitFor, listenTick)
+	require.NoError(t, li.Close())
+	t.Logf("full for %v: %d failed writes in the second after the first (8 workers, default back-off)", time.Since(full).Round(time.Millisecond), failedInSecond)
+	require.Less(t, failedInSecond, 200, "backed off, not a storm")
+
+	counts := listenKeyCounts(t, l)
+	require.Len(t, counts, len(warm)+len(keys))
+	requireListenedOnce(t, counts, append(warm, keys...))
+	msgs, errs := handled.snapshot()
+	require.Len(t, errs, 2, "%v", errs)
+	require.ErrorIs(t, errs[0], audit.ErrRetrying)
+	require.ErrorIs(t, errs[0], audit.ErrDiskFull)
+	require.NotNil(t, msgs[0])
+	require.True(t, strings.HasPrefix(errs[0].Error(), "audit: listen: write failed, retrying with back-off: "), errs[0].Error())
+	require.ErrorIs(t, errs[1], audit.ErrRecovered)
+	require.NotErrorIs(t, errs[1], audit.ErrDiskFull)
+	require.True(t, strings.HasPrefix(errs[1].Error(), "audit: listen: writes recovered after "), errs[1].Error())
+	require.Empty(t, listenTakeBacklog(t, bus))
 }

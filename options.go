@@ -37,6 +37,8 @@ type options struct {
 	redactKeys   []string
 	bus          *Bus
 	workers      int
+	retryFirst   time.Duration
+	retryLimit   time.Duration
 	errorHandler func(*Message, error)
 
 	dbPath        string
@@ -92,6 +94,8 @@ func buildOptions(scope optionScope, opts []Option) (options, error) {
 		redactKeys:  DefaultRedactKeys,
 		workers:     DefaultListenerWorkers,
 		tailPoll:    DefaultTailPoll,
+		retryFirst:  DefaultRetryBackoff,
+		retryLimit:  DefaultRetryBackoffLimit,
 		sqlite:      sqliteOptions{busyTimeout: DefaultBusyTimeout},
 	}
 	for _, f := range opts {
@@ -120,9 +124,16 @@ func buildOptions(scope optionScope, opts []Option) (options, error) {
 	if o.checkpointKey != nil && o.checkpointPub == nil {
 		o.checkpointPub = o.checkpointKey.Public().(ed25519.PublicKey)
 	}
+	if o.retryLimit < o.retryFirst {
+		return options{}, fmt.Errorf("%w: WithRetryBackoff: the limit %v is below the first wait %v", ErrInvalidOption, o.retryLimit, o.retryFirst)
+	}
 	o.redactKeys = normalizeKeys(o.redactKeys)
 	if o.errorHandler == nil {
 		o.errorHandler = func(m *Message, err error) {
+			if errors.Is(err, ErrRecovered) {
+				slog.Info("audit listener", "msg", err)
+				return
+			}
 			if m != nil {
 				slog.Error("audit listener", "topic", m.Topic, "message", m.ID, "err", err)
 				return
@@ -386,11 +397,46 @@ func WithListenerWorkers(n int) Option {
 	})
 }
 
+// Default back-off of a Listener's retries: see WithRetryBackoff.
+const (
+	DefaultRetryBackoff      = 100 * time.Millisecond
+	DefaultRetryBackoffLimit = 5 * time.Second
+)
+
+// WithRetryBackoff sets how long a Listener waits between attempts to
+// record a message whose write failed for a reason that may pass (a full
+// disk, a store that is busy or timed out): first after the first failure,
+// twice as long after each further one, up to limit (defaults
+// DefaultRetryBackoff and DefaultRetryBackoffLimit; both must be positive,
+// and limit at least first). Each wait is drawn at random between half of
+// that and all of it (jitter), so that messages that failed together do
+// not all try again at once.
+//
+// The listener retries a message in place, holding it, until it is
+// recorded or the listener closes (then it is Nack'ed for redelivery); a
+// bus never sees a storm of redeliveries. When a message that had failed
+// is recorded, the others that wait try again at once.
+func WithRetryBackoff(first, limit time.Duration) Option {
+	return option("WithRetryBackoff", scopeLogger, func(o *options) error {
+		if err := errors.Join(positive(first), positive(limit)); err != nil {
+			return err
+		}
+		o.retryFirst, o.retryLimit = first, limit
+		return nil
+	})
+}
+
 // WithErrorHandler sets the function told about errors nobody else sees: a
 // listener message that can never be recorded (it is acknowledged after
-// the handler returns, so that it is not redelivered forever), or a
-// lifecycle event that could not be published. The default logs with
-// log/slog. m is nil for errors not about a message.
+// the handler returns, so that it is not redelivered forever), a stretch
+// of a listener's failed writes (once when it starts, with the first
+// message that failed and an error wrapping ErrRetrying and the cause,
+// and once when it ends, with a nil message and an error wrapping
+// ErrRecovered), or a lifecycle event that could not be published. The
+// default logs with log/slog: recoveries at level Info, the rest at
+// Error. m is nil for errors not about a message. The handler is called
+// from the listener's goroutines, possibly at once from several: it must
+// be safe for concurrent use.
 func WithErrorHandler(h func(m *Message, err error)) Option {
 	return option("WithErrorHandler", scopeLogger, func(o *options) error {
 		if h == nil {
