@@ -504,14 +504,80 @@ func (s *SQLiteStore) ReadChain(ctx context.Context, from, to int64, fn func(Cha
 	return nil
 }
 
-// CheckDerived implements DerivedChecker, in one read transaction.
+// CheckDerived implements DerivedChecker. Its parts run side by side, as
+// many at once as there are processors (and reader connections, less one
+// for the application), each in a read transaction of its own: each part
+// compares a derived table with the log in one snapshot, which is what it
+// needs; two parts need not share one. A part that finds a problem stops
+// the parts after it (in the order of sqlcore's DerivedChecks), so the
+// problem reported is always that of the first part that finds one, as if
+// they had run one after another.
 func (s *SQLiteStore) CheckDerived(ctx context.Context) (string, error) {
+	checks := s.core.DerivedChecks()
+	type part struct {
+		ctx     context.Context
+		cancel  context.CancelFunc
+		problem string
+		err     error
+	}
+	parts := make([]part, len(checks))
+	for i := range parts {
+		parts[i].ctx, parts[i].cancel = context.WithCancel(ctx)
+		defer parts[i].cancel()
+	}
+	var mu sync.Mutex // orders the cancels: a part that finds a problem stops the parts after it
+	sem := make(chan struct{}, s.derivedParallelism())
+	var wg sync.WaitGroup
+	for i, check := range checks {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			problem, err := s.derivedCheck(parts[i].ctx, check)
+			mu.Lock()
+			defer mu.Unlock()
+			parts[i].problem, parts[i].err = problem, err
+			if problem != "" || err != nil {
+				for j := i + 1; j < len(parts); j++ {
+					parts[j].cancel()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// The first part that found a problem or failed ran to its end: no
+	// part before it stopped it.
+	for _, p := range parts {
+		if p.problem != "" || p.err != nil {
+			return p.problem, p.err
+		}
+	}
+	return "", nil
+}
+
+// derivedParallelism is how many parts of CheckDerived run at once: one
+// per processor, leaving a connection of the readers' pool to the
+// application (and, in an application's pool, one more for the writer).
+func (s *SQLiteStore) derivedParallelism() int {
+	n := runtime.GOMAXPROCS(0)
+	if conns := s.readers.Stats().MaxOpenConnections; conns > 0 {
+		spare := conns - 1
+		if !s.own {
+			spare-- // the writer's connection is one of them
+		}
+		n = min(n, spare)
+	}
+	return max(n, 1)
+}
+
+// derivedCheck runs one part of CheckDerived in a read transaction.
+func (s *SQLiteStore) derivedCheck(ctx context.Context, check sqlcore.DerivedCheck) (string, error) {
 	tx, err := s.readers.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return "", opErr("check derived tables", s.readErr(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
-	problem, err := s.core.CheckDerived(ctx, tx)
+	problem, err := check(ctx, tx)
 	if err != nil {
 		return "", opErr("check derived tables", s.readErr(err))
 	}
