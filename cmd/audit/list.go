@@ -44,7 +44,7 @@ The totals are exact.`)
 		return err
 	}
 	if jsonOut {
-		return printJSON(e.stdout, page)
+		return printJSON(e.stdout, page, true)
 	}
 	if len(page.Entries) > 0 {
 		if err := printTable(e.stdout, page.Entries, fl.allTenants); err != nil {
@@ -101,7 +101,7 @@ event as JSON). It looks in the default tenant unless --tenant or
 		return err
 	}
 	if jsonOut {
-		return printJSON(e.stdout, ev)
+		return printJSON(e.stdout, ev, true)
 	}
 	return printEvent(e.stdout, ev)
 }

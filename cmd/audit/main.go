@@ -17,8 +17,8 @@
 //
 //	0    success
 //	1    verification failed: verify or verify-export found the log or the
-//	     export altered, truncated or unverifiable, or a checkpoint's
-//	     signature does not verify
+//	     export altered, truncated or unverifiable, or a checkpoint that
+//	     does not parse or whose signature does not verify
 //	2    usage: an unknown command or flag, a missing or malformed
 //	     argument, a filter or cursor the library refuses
 //	3    error: a file missing or unreadable, not an audit log, a schema of

@@ -110,7 +110,9 @@ func TestNaughtyStrings(t *testing.T) {
 	var page struct {
 		Entries []audit.Event `json:"entries"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(ok(t, "list", "--db", path, "--all-tenants", "--per-page", "1000", "--json")), &page))
+	out = ok(t, "list", "--db", path, "--all-tenants", "--per-page", "1000", "--json")
+	requireSafe(t, out)
+	require.NoError(t, json.Unmarshal([]byte(out), &page))
 	require.Len(t, page.Entries, n)
 	for i, got := range page.Entries {
 		want := events[len(events)-1-i]
@@ -132,7 +134,7 @@ func TestNaughtyStrings(t *testing.T) {
 		require.Len(t, strings.Split(strings.TrimSuffix(out, "\n"), "\n"), 16, out) // metadata takes three
 	}
 
-	// tail: one line per event.
+	// tail: one line per event, as text or JSON.
 	cmd, lines, stderr := startTail(t, "--db", path, "--all-tenants", "--from-seq", "1")
 	for _, e := range events {
 		line := next(t, lines, 10*time.Second)
@@ -140,6 +142,15 @@ func TestNaughtyStrings(t *testing.T) {
 		fields := strings.Fields(line)
 		require.Equal(t, fmt.Sprint(e.Seq), fields[0], line)
 		require.Equal(t, e.ID, fields[len(fields)-1], line)
+	}
+	stopTail(t, cmd, lines, stderr)
+	cmd, lines, stderr = startTail(t, "--db", path, "--all-tenants", "--from-seq", "1", "--json")
+	for _, e := range events {
+		line := next(t, lines, 10*time.Second)
+		requireSafe(t, line)
+		var got audit.Event
+		require.NoError(t, json.Unmarshal([]byte(line), &got))
+		require.Equal(t, e.Actor, got.Actor)
 	}
 	stopTail(t, cmd, lines, stderr)
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -53,12 +52,7 @@ by another process arrive within --poll.`)
 
 	show := func(ev audit.Event) error {
 		if jsonOut {
-			b, err := json.Marshal(ev)
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(e.stdout, "%s\n", b)
-			return err
+			return printJSON(e.stdout, ev, false)
 		}
 		_, err := fmt.Fprintln(e.stdout, strings.Join(row(ev, fl.allTenants), "  "))
 		return err
