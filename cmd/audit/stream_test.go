@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,4 +245,27 @@ func TestTail(t *testing.T) {
 	e := track("", "after.last", 0)
 	require.Equal(t, fmt.Sprint(e.Seq), strings.Fields(next(t, out, 10*time.Second))[0])
 	stopTail(t, cmd, out, stderr)
+}
+
+// TestExportInterrupted: Ctrl-C stops an export; it exits with 130 and
+// says so. (The export waits on a reader that has read one byte of it.)
+func TestExportInterrupted(t *testing.T) {
+	t.Parallel()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	cmd := execCommand(t, "export", "--db", fixture, "--all-tenants")
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	require.NoError(t, cmd.Start())
+	require.NoError(t, w.Close())
+	_, err = r.Read(make([]byte, 1))
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond) // the pipe fills up
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	_, err = io.Copy(io.Discard, r)
+	require.NoError(t, err)
+	require.Error(t, cmd.Wait())
+	require.Equal(t, 130, cmd.ProcessState.ExitCode(), stderr.String())
+	require.Equal(t, "audit export: interrupted\n", stderr.String())
 }
