@@ -9,11 +9,11 @@ import (
 )
 
 func runList(ctx context.Context, e *env, args []string) error {
-	f := newFlags("list", "[flags]", `Prints a page of the events the filters select, newest first, as a table
-with the totals (or, with --json, the page as JSON: entries, page, per_page,
-total_count, total_pages, next). Cells are cut at 48 characters and control
-characters shown escaped (\n, \x1b); "audit get ID" shows an event whole.
-The totals are exact.`)
+	f := newFlags("list", "[flags]", `Prints a page of the events the filters select, newest first unless
+--order says otherwise, as a table with the exact totals (or, with --json,
+the page as JSON: entries, page, per_page, total_count, total_pages, next).
+Cells are cut at 48 characters and control characters shown escaped (\n,
+\x1b); "audit get ID" shows an event whole.`)
 	var db string
 	var fl filters
 	var order orderValue
