@@ -90,6 +90,19 @@ var (
 	// Close and the Store of any view but the root logger. A view never
 	// widens itself.
 	ErrOutOfScope = errors.New("audit: out of the view's scope")
+	// ErrReadOnly is returned by Track, Record, TrackTx, RecordTx and
+	// Listen on a logger opened WithReadOnly, through any of its views,
+	// and by Append on a store opened so. Nothing is written.
+	ErrReadOnly = errors.New("audit: log opened read-only")
+	// ErrSchemaTooNew is returned by Open and OpenSQLite WithReadOnly for a
+	// database whose schema a newer release of this package migrated:
+	// this release cannot tell what it holds. Read it with that release.
+	ErrSchemaTooNew = errors.New("audit: schema newer than this release knows")
+	// ErrSchemaNotMigrated is returned by Open and OpenSQLite WithReadOnly
+	// for a database that holds no audit tables, or whose schema this
+	// release has not migrated yet: opening it once without WithReadOnly
+	// migrates it. See WithReadOnly.
+	ErrSchemaNotMigrated = errors.New("audit: schema not migrated")
 )
 
 // Outcomes of an event.
@@ -214,7 +227,8 @@ type commitResult struct {
 // read-only connections. It takes every Option; those of the SQLite store
 // (WithDurability, WithBusyTimeout, WithReaders, WithMaxBytes) configure
 // the file. An option out of range or in conflict with another is an error
-// wrapping ErrInvalidOption.
+// wrapping ErrInvalidOption. With WithReadOnly, Open reads an existing log
+// without migrating or writing it, even while another process writes it.
 func Open(ctx context.Context, path string, opts ...Option) (*Logger, error) {
 	o, err := buildOptions(scopeLogger|scopeSQLite, opts)
 	if err != nil {
@@ -230,7 +244,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Logger, error) {
 		_ = store.Close()
 		return nil, err
 	}
-	l.lifecycle(ctx, "audit.opened", nil)
+	l.lifecycle(ctx, "audit.opened", l.c.readOnlyMeta())
 	if m := store.Migrated(); len(m) > 0 {
 		l.lifecycle(ctx, "audit.migrated", map[string]any{"versions": m})
 	}
@@ -252,8 +266,26 @@ func New(store Store, opts ...Option) (*Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.lifecycle(context.Background(), "audit.opened", nil)
+	l.lifecycle(context.Background(), "audit.opened", l.c.readOnlyMeta())
 	return l, nil
+}
+
+// readOnlyMeta is the metadata of the lifecycle events of a logger opened
+// WithReadOnly, which says so; nil otherwise.
+func (c *core) readOnlyMeta() map[string]any {
+	if !c.opts.readOnly {
+		return nil
+	}
+	return map[string]any{"read_only": true}
+}
+
+// refuseWrite returns an error wrapping ErrReadOnly for operation op on a
+// logger opened WithReadOnly, and nil on any other.
+func (c *core) refuseWrite(op string) error {
+	if c.opts.readOnly {
+		return opErr(op, ErrReadOnly)
+	}
+	return nil
 }
 
 func newLogger(store Store, o options) (*Logger, error) {
@@ -315,7 +347,7 @@ func (l *Logger) Close() error {
 	}
 	c := l.c
 	c.closeOnce.Do(func() {
-		l.lifecycle(context.Background(), "audit.closed", nil)
+		l.lifecycle(context.Background(), "audit.closed", c.readOnlyMeta())
 		c.closeListeners()
 		c.mu.Lock()
 		c.closed = true
@@ -347,10 +379,14 @@ func (c *core) isClosed() bool {
 // if any}. A nil pointer, such as a (*User)(nil) for a user who is not
 // logged in, is refused with an error wrapping ErrNilSubject; anything else
 // returns an error wrapping ErrUnsupportedSubject. Both also wrap
-// ErrInvalidEvent, and nothing is written. See RefOf.
+// ErrInvalidEvent, and nothing is written. See RefOf. On a logger opened
+// WithReadOnly, Track fails with an error wrapping ErrReadOnly.
 func (l *Logger) Track(ctx context.Context, actor any, action string, resource any, opts ...TrackOption) (Event, error) {
 	if l.denied != nil {
 		return Event{}, l.denied
+	}
+	if err := l.c.refuseWrite("track"); err != nil {
+		return Event{}, err
 	}
 	e, err := buildEvent(actor, action, resource, opts)
 	if err != nil {
@@ -375,7 +411,16 @@ func (l *Logger) Track(ctx context.Context, actor any, action string, resource a
 // it), and Record reports the real outcome of the write. ctx is used only
 // for the values it carries. To bound how long a write may wait for its
 // turn, use WithWriteTimeout.
+//
+// On a logger opened WithReadOnly, Record fails with an error wrapping
+// ErrReadOnly and writes nothing.
 func (l *Logger) Record(ctx context.Context, e Event) (Event, error) {
+	if l.denied != nil {
+		return Event{}, l.denied
+	}
+	if err := l.c.refuseWrite("record"); err != nil {
+		return Event{}, err
+	}
 	e, err := l.prepare(ctx, e)
 	if err != nil {
 		return Event{}, err
@@ -392,6 +437,9 @@ func (l *Logger) TrackTx(ctx context.Context, tx *sqlx.Tx, actor any, action str
 	if l.denied != nil {
 		return Event{}, l.denied
 	}
+	if err := l.c.refuseWrite("record in transaction"); err != nil {
+		return Event{}, err
+	}
 	e, err := buildEvent(actor, action, resource, opts)
 	if err != nil {
 		return Event{}, err
@@ -403,6 +451,9 @@ func (l *Logger) TrackTx(ctx context.Context, tx *sqlx.Tx, actor any, action str
 func (l *Logger) RecordTx(ctx context.Context, tx *sqlx.Tx, e Event) (Event, error) {
 	if l.denied != nil {
 		return Event{}, l.denied
+	}
+	if err := l.c.refuseWrite("record in transaction"); err != nil {
+		return Event{}, err
 	}
 	ts, ok := l.c.store.(TxStore)
 	if !ok {

@@ -36,7 +36,11 @@
 // Triggers make audit_events append-only for every connection, the sqlite3
 // shell included. New builds a Logger on any Store; NewSQLiteStore puts the
 // tables in an application's own *sqlx.DB. Every Store passes the
-// conformance suite in package audittest.
+// conformance suite in package audittest. WithReadOnly opens an existing
+// log for reading only, even while another process writes it: nothing is
+// migrated or written, writes fail with ErrReadOnly, and a schema newer or
+// older than this release's is refused (ErrSchemaTooNew,
+// ErrSchemaNotMigrated). The audit command (cmd/audit) opens logs so.
 //
 // # Reading
 //

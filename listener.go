@@ -391,10 +391,14 @@ type Listener struct {
 // Events are recorded as Record records them on l: on the view of one
 // tenant, into that tenant (an event naming another is refused with
 // ErrInvalidEvent and reported); on the root logger and the AllTenants
-// view, into the tenant each event names.
+// view, into the tenant each event names. A logger opened WithReadOnly
+// does not listen: Listen fails with an error wrapping ErrReadOnly.
 func (l *Logger) Listen(ctx context.Context, sub Subscriber, topics ...string) (*Listener, error) {
 	if l.denied != nil {
 		return nil, l.denied
+	}
+	if err := l.c.refuseWrite("listen"); err != nil {
+		return nil, err
 	}
 	if sub == nil {
 		return nil, fmt.Errorf("audit: listen: nil subscriber")

@@ -25,6 +25,9 @@ type optionScope uint8
 const (
 	scopeLogger optionScope = 1 << iota // the Logger (Open, New)
 	scopeSQLite                         // the SQLite store (Open, OpenSQLite)
+	// scopeWrite marks an option that configures writing only: refused
+	// together with WithReadOnly, where it could have no effect.
+	scopeWrite
 )
 
 type options struct {
@@ -40,6 +43,7 @@ type options struct {
 	retryFirst   time.Duration
 	retryLimit   time.Duration
 	errorHandler func(*Message, error)
+	readOnly     bool
 
 	dbPath        string
 	checkpointKey ed25519.PrivateKey
@@ -65,6 +69,7 @@ type sqliteOptions struct {
 	busyTimeout time.Duration
 	readers     int
 	maxBytes    int64
+	readOnly    bool
 }
 
 // Defaults.
@@ -109,10 +114,13 @@ func buildOptions(scope optionScope, opts []Option) (options, error) {
 	for _, s := range o.set {
 		if s.scope&scope == 0 {
 			where := "Open and New"
-			if s.scope == scopeSQLite {
+			if s.scope&^scopeWrite == scopeSQLite {
 				where = "Open and OpenSQLite"
 			}
 			return options{}, fmt.Errorf("%w: %s applies to %s only", ErrInvalidOption, s.name, where)
+		}
+		if o.readOnly && s.scope&scopeWrite != 0 {
+			return options{}, fmt.Errorf("%w: %s configures writing, and WithReadOnly opens the log for reading only", ErrInvalidOption, s.name)
 		}
 	}
 	if o.maxMetadata > o.maxEvent {
@@ -162,11 +170,68 @@ func positive[T int | int64 | time.Duration](v T) error {
 	return nil
 }
 
+// WithReadOnly opens the log for reading only: to look at, tail, export,
+// verify, checkpoint or back up a log that an application writes, even
+// while it writes. With Open and OpenSQLite, the file must exist already
+// (an error wrapping fs.ErrNotExist otherwise; nothing is created), and
+// the store neither migrates it nor writes to it: there is no writer
+// connection, only read-only ones (SQLite's mode=ro). It refuses a schema
+// that it does not read exactly:
+//
+//   - one newer than this version of the package knows, written by a
+//     newer release (ErrSchemaTooNew): use that release to read it;
+//   - one older, not yet migrated by this release, or a database with
+//     no audit tables at all (ErrSchemaNotMigrated): the queries of this
+//     release need the newer tables, so it does not guess at what an old
+//     file holds. Open it once without WithReadOnly, with this release, to
+//     migrate it (an application of this release does so as it starts).
+//
+// Track, Record, TrackTx, RecordTx and Listen on a read-only logger, or on
+// any of its views, fail with an error wrapping ErrReadOnly and write
+// nothing; Append on a read-only store does the same. Reads, All, Tail
+// (which sees other processes' events within WithTailPoll), Export,
+// Verify, Checkpoint (signed with WithCheckpointKey) and Backup work as
+// usual. Options that configure writing only (WithDurability,
+// WithMaxBytes, WithMaxBatch, WithMaxMetadataBytes, WithMaxEventBytes,
+// WithWriteTimeout, WithRedactKeys, WithCheckpointFile,
+// WithListenerWorkers, WithRetryBackoff) are refused with ErrInvalidOption,
+// so no checkpoint file is ever written. With New, WithReadOnly makes the
+// Logger refuse writes, whatever its store.
+//
+// What SQLite needs to read a file (the database file itself is never
+// written):
+//
+//   - A log that Open wrote is in WAL mode. To read a WAL database,
+//     SQLite uses its -shm file (the index of the -wal) as shared memory:
+//     if the -wal and -shm files are missing, as after the last writer
+//     closed, SQLite creates them beside the database, empty, and leaves
+//     them there. They hold nothing the database did not, and a writer
+//     that opens the file later uses them.
+//   - Without write access to the directory and with no -shm file there
+//     (no application has the log open), SQLite cannot read a WAL
+//     database: Open fails with SQLite's "attempt to write a readonly
+//     database". Read it as a user who may write the directory, or while
+//     the application has it open (its -shm then exists; reading it needs
+//     no write access to it).
+//   - A file in another journal mode (one an application made with
+//     NewSQLiteStore in its own database, say) is read as it is: a
+//     read-only opening never switches it to WAL. Its readers and its
+//     writer then wait for each other (up to WithBusyTimeout) rather than
+//     run side by side.
+//   - The schema is checked once, when the log is opened: a writer of a
+//     newer release that migrates the file meanwhile is not noticed.
+func WithReadOnly() Option {
+	return option("WithReadOnly", scopeLogger|scopeSQLite, func(o *options) error {
+		o.readOnly, o.sqlite.readOnly = true, true
+		return nil
+	})
+}
+
 // WithDurability sets what a commit of the SQLite store survives (default
 // DurabilityNormal: every acknowledged event survives a process crash;
 // DurabilityFull: also a power loss).
 func WithDurability(d Durability) Option {
-	return option("WithDurability", scopeSQLite, func(o *options) error {
+	return option("WithDurability", scopeSQLite|scopeWrite, func(o *options) error {
 		if d != DurabilityNormal && d != DurabilityFull {
 			return fmt.Errorf("unknown durability %d", d)
 		}
@@ -204,7 +269,7 @@ func WithReaders(n int) Option {
 // ErrDiskFull and stores nothing, exactly as a full disk does. See also
 // SQLiteStore.SetMaxBytes.
 func WithMaxBytes(n int64) Option {
-	return option("WithMaxBytes", scopeSQLite, func(o *options) error {
+	return option("WithMaxBytes", scopeSQLite|scopeWrite, func(o *options) error {
 		if err := positive(n); err != nil {
 			return err
 		}
@@ -216,7 +281,7 @@ func WithMaxBytes(n int64) Option {
 // WithMaxBatch caps how many queued events one transaction commits
 // (default DefaultMaxBatch, 512).
 func WithMaxBatch(n int) Option {
-	return option("WithMaxBatch", scopeLogger, func(o *options) error {
+	return option("WithMaxBatch", scopeLogger|scopeWrite, func(o *options) error {
 		if err := positive(n); err != nil {
 			return err
 		}
@@ -231,7 +296,7 @@ func WithMaxBatch(n int) Option {
 // cap, not to the metadata. Metadata may nest at most MaxMetadataDepth
 // levels.
 func WithMaxMetadataBytes(n int) Option {
-	return option("WithMaxMetadataBytes", scopeLogger, func(o *options) error {
+	return option("WithMaxMetadataBytes", scopeLogger|scopeWrite, func(o *options) error {
 		if err := positive(n); err != nil {
 			return err
 		}
@@ -246,7 +311,7 @@ func WithMaxMetadataBytes(n int) Option {
 // is refused with ErrInvalidEvent, with work in proportion to the cap, not
 // to the event.
 func WithMaxEventBytes(n int) Option {
-	return option("WithMaxEventBytes", scopeLogger, func(o *options) error {
+	return option("WithMaxEventBytes", scopeLogger|scopeWrite, func(o *options) error {
 		if err := positive(n); err != nil {
 			return err
 		}
@@ -264,7 +329,7 @@ func WithMaxEventBytes(n int) Option {
 // answer is always the truth. The caller's context never withdraws an
 // event (see Logger.Record).
 func WithWriteTimeout(d time.Duration) Option {
-	return option("WithWriteTimeout", scopeLogger, func(o *options) error {
+	return option("WithWriteTimeout", scopeLogger|scopeWrite, func(o *options) error {
 		if err := positive(d); err != nil {
 			return err
 		}
@@ -322,7 +387,7 @@ func WithTailPoll(d time.Duration) Option {
 // ";", "&" or a line break, and at white space unless a ";" follows on its
 // line.
 func WithRedactKeys(keys ...string) Option {
-	return option("WithRedactKeys", scopeLogger, func(o *options) error {
+	return option("WithRedactKeys", scopeLogger|scopeWrite, func(o *options) error {
 		o.redactKeys = append([]string{}, keys...)
 		return nil
 	})
@@ -363,7 +428,7 @@ func WithCheckpointPublicKey(pub ed25519.PublicKey) Option {
 // database path with ".checkpoints" appended. Copy the file somewhere the
 // database's writers cannot reach; read it with ReadCheckpoints.
 func WithCheckpointFile(path string, every int64, interval time.Duration) Option {
-	return option("WithCheckpointFile", scopeLogger, func(o *options) error {
+	return option("WithCheckpointFile", scopeLogger|scopeWrite, func(o *options) error {
 		if every < 0 || interval < 0 {
 			return fmt.Errorf("every %d and interval %v may not be negative", every, interval)
 		}
@@ -388,7 +453,7 @@ func WithBus(b *Bus) Option {
 // (default DefaultListenerWorkers, 64). More in flight means larger shared
 // transactions.
 func WithListenerWorkers(n int) Option {
-	return option("WithListenerWorkers", scopeLogger, func(o *options) error {
+	return option("WithListenerWorkers", scopeLogger|scopeWrite, func(o *options) error {
 		if err := positive(n); err != nil {
 			return err
 		}
@@ -417,7 +482,7 @@ const (
 // bus never sees a storm of redeliveries. When a message that had failed
 // is recorded, the others that wait try again at once.
 func WithRetryBackoff(first, limit time.Duration) Option {
-	return option("WithRetryBackoff", scopeLogger, func(o *options) error {
+	return option("WithRetryBackoff", scopeLogger|scopeWrite, func(o *options) error {
 		if err := errors.Join(positive(first), positive(limit)); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -55,6 +56,7 @@ type SQLiteStore struct {
 	commit   *sqlx.Stmt
 	rollback *sqlx.Stmt
 	migrated []int
+	readOnly bool // WithReadOnly: no writer; Append fails with ErrReadOnly
 
 	backupURI string // for Backup, when the readers are read-only
 }
@@ -68,7 +70,8 @@ var (
 
 // OpenSQLite opens (creating and migrating as needed) the SQLite store in
 // the file at path, for New. It takes the options of the SQLite store
-// (WithDurability, WithBusyTimeout, WithReaders, WithMaxBytes) and refuses
+// (WithDurability, WithBusyTimeout, WithReaders, WithMaxBytes, and
+// WithReadOnly, which opens an existing file for reading only) and refuses
 // any other with ErrInvalidOption: those configure a Logger.
 func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLiteStore, error) {
 	o, err := buildOptions(scopeSQLite, opts)
@@ -103,6 +106,9 @@ func openSQLiteRetrying(ctx context.Context, path string, o sqliteOptions) (*SQL
 }
 
 func openSQLite(ctx context.Context, path string, o sqliteOptions) (*SQLiteStore, error) {
+	if o.readOnly {
+		return openSQLiteReadOnly(ctx, path, o)
+	}
 	syncMode := "NORMAL"
 	if o.durability == DurabilityFull {
 		syncMode = "FULL"
@@ -147,6 +153,74 @@ func openSQLite(ctx context.Context, path string, o sqliteOptions) (*SQLiteStore
 		}
 	}
 	return s, nil
+}
+
+// openSQLiteReadOnly opens the store in the existing file at path for
+// reading only (WithReadOnly): a pool of read-only connections, no writer,
+// no migration, and a schema that must be the one this release reads.
+func openSQLiteReadOnly(ctx context.Context, path string, o sqliteOptions) (*SQLiteStore, error) {
+	op := fmt.Sprintf("open %s read-only", path)
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, opErr(op, fmt.Errorf("%w: a read-only opening creates nothing", fs.ErrNotExist))
+	case err != nil:
+		return nil, opErr(op, err)
+	case fi.IsDir():
+		return nil, opErr(op, errors.New("a directory, not a database file"))
+	}
+	uri := "file:" + escapePath(path)
+	common := "mode=ro&_pragma=busy_timeout(" + strconv.FormatInt(o.busyTimeout.Milliseconds(), 10) + ")"
+	readers, err := sqlx.Open("sqlite", uri+"?"+common+"&_pragma=query_only(1)&_pragma=cache_size(-16384)")
+	if err != nil {
+		return nil, opErr(op, err)
+	}
+	readers.SetMaxOpenConns(o.readers)
+	readers.SetMaxIdleConns(o.readers)
+	if err := checkSchema(ctx, readers); err != nil {
+		_ = readers.Close()
+		if isReadOnlyDirectory(err) {
+			err = fmt.Errorf("%w: to read a WAL database SQLite must create %s-shm beside it, and may not write in %s; read it as a user who may, or while the application that writes it has it open",
+				err, filepath.Base(path), filepath.Dir(path))
+		}
+		return nil, opErr(op, err)
+	}
+	// VACUUM INTO (Backup) runs on a read-only connection, but not under
+	// query_only.
+	return &SQLiteStore{readers: readers, own: true, readOnly: true, core: sqliteCore, backupURI: uri + "?" + common}, nil
+}
+
+// checkSchema checks that the database holds the schema this release
+// reads, migrated by it: no newer (ErrSchemaTooNew), no older
+// (ErrSchemaNotMigrated).
+func checkSchema(ctx context.Context, db *sqlx.DB) error {
+	var tables int
+	if err := db.GetContext(ctx, &tables, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_schema_migrations'`); err != nil {
+		return classify(err)
+	}
+	if tables == 0 {
+		return fmt.Errorf("%w: the database holds no audit tables (not an audit log, or one never opened for writing)", ErrSchemaNotMigrated)
+	}
+	var current int
+	if err := db.GetContext(ctx, &current, `SELECT coalesce(max(version), 0) FROM audit_schema_migrations`); err != nil {
+		return classify(err)
+	}
+	all := migrations()
+	known := all[len(all)-1].version
+	switch {
+	case current > known:
+		return fmt.Errorf("%w: schema version %d, and this release knows versions up to %d: read it with the release that migrated it, or a newer one",
+			ErrSchemaTooNew, current, known)
+	case current < known:
+		return fmt.Errorf("%w: schema version %d, and this release reads version %d: open the log once for writing with this release (without WithReadOnly; its application does so as it starts) to migrate it",
+			ErrSchemaNotMigrated, current, known)
+	}
+	return nil
+}
+
+func isReadOnlyDirectory(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_READONLY_DIRECTORY
 }
 
 // NewSQLiteStore puts the audit tables in the application's own SQLite
@@ -205,6 +279,9 @@ func (s *SQLiteStore) SetMaxBytes(ctx context.Context, n int64) error {
 	if s.closed {
 		return opErr("set max bytes", ErrClosed)
 	}
+	if s.readOnly {
+		return opErr("set max bytes", ErrReadOnly)
+	}
 	pages := int64(1<<31 - 2) // SQLite's largest
 	if n > 0 {
 		var size int64
@@ -219,7 +296,8 @@ func (s *SQLiteStore) SetMaxBytes(ctx context.Context, n int64) error {
 	return nil
 }
 
-// Migrated returns the schema versions this store applied when it opened.
+// Migrated returns the schema versions this store applied when it opened
+// (none when opened WithReadOnly).
 func (s *SQLiteStore) Migrated() []int { return s.migrated }
 
 // DB returns the pool the store reads through, for inspection.
@@ -233,12 +311,17 @@ func (s *SQLiteStore) Close() error {
 		return nil
 	}
 	s.closed = true
-	err := errors.Join(s.stmts.Close(), s.begin.Close(), s.commit.Close(), s.rollback.Close(), s.wconn.Close())
+	var err error
+	if !s.readOnly {
+		err = errors.Join(s.stmts.Close(), s.begin.Close(), s.commit.Close(), s.rollback.Close(), s.wconn.Close())
+	}
 	if s.own {
 		if s.readers != nil {
 			err = errors.Join(err, s.readers.Close())
 		}
-		err = errors.Join(err, s.writer.Close())
+		if s.writer != nil {
+			err = errors.Join(err, s.writer.Close())
+		}
 	}
 	return err
 }
@@ -332,12 +415,16 @@ var afterMigration = map[int]func(context.Context, *sqlx.Conn) error{
 }
 
 // Append implements Store: one IMMEDIATE transaction on the writer
-// connection.
+// connection. A store opened WithReadOnly has none: Append fails with an
+// error wrapping ErrReadOnly.
 func (s *SQLiteStore) Append(ctx context.Context, events []Event) (res []AppendResult, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, opErr("append", ErrClosed)
+	}
+	if s.readOnly {
+		return nil, opErr("append", ErrReadOnly)
 	}
 	if _, err := s.begin.ExecContext(ctx); err != nil {
 		return nil, opErr("append: begin", classify(err))
@@ -355,8 +442,12 @@ func (s *SQLiteStore) Append(ctx context.Context, events []Event) (res []AppendR
 	return res, nil
 }
 
-// AppendTx implements TxStore.
+// AppendTx implements TxStore; on a store opened WithReadOnly it fails
+// with an error wrapping ErrReadOnly.
 func (s *SQLiteStore) AppendTx(ctx context.Context, tx *sqlx.Tx, events []Event) ([]AppendResult, error) {
+	if s.readOnly {
+		return nil, opErr("append in transaction", ErrReadOnly)
+	}
 	// Take the write lock before reading the head, so that a deferred
 	// transaction does not read a head that another writer then moves.
 	if _, err := tx.ExecContext(ctx, `UPDATE audit_counts SET n = n WHERE 0`); err != nil {

@@ -1,10 +1,31 @@
-// Command audit works with an audit log file. Today it has one subcommand:
+// Command audit looks at, follows, exports, verifies and backs up the log
+// file of github.com/trailkit/audit, including one that an application is
+// writing at the time:
 //
-//	audit demo [-db path]
+//	go install github.com/trailkit/audit/cmd/audit@latest
+//	export AUDIT_DB=/var/lib/app/audit.db
+//	audit list --action user.signed_in --outcome failure
+//	audit tail --all-tenants
+//	audit export --format csv --since 2026-11-01 -o november.csv
+//	audit verify --checkpoint checkpoints.txt --key audit-pub.pem
 //
-// demo creates a database, records a realistic mix of events through Track
-// and through a listener on an in-process bus, and prints a Recent page, a
-// ForAccount page and a typeahead result.
+// Every command but demo opens the log read-only (audit.WithReadOnly): it
+// neither migrates nor writes the file. "audit help" lists the commands,
+// "audit COMMAND --help" a command's flags.
+//
+// Exit codes:
+//
+//	0    success
+//	1    verification failed: verify or verify-export found the log or the
+//	     export altered, truncated or unverifiable, or a checkpoint that
+//	     does not parse or whose signature does not verify
+//	2    usage: an unknown command or flag, a missing or malformed
+//	     argument, a filter or cursor the library refuses
+//	3    error: a file missing or unreadable, not an audit log, a schema of
+//	     another release, a failed read or write
+//	4    not found: get of an id the view does not hold
+//	130  interrupted (Ctrl-C) before the command finished; tail ends on
+//	     Ctrl-C with 0
 package main
 
 import (
@@ -14,190 +35,154 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"os/signal"
 	"strings"
-	"text/tabwriter"
-	"time"
+	"syscall"
 
 	"github.com/trailkit/audit"
 )
 
+// Exit codes: see the package documentation.
+const (
+	exitOK          = 0
+	exitVerify      = 1
+	exitUsage       = 2
+	exitError       = 3
+	exitNotFound    = 4
+	exitInterrupted = 130
+)
+
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "demo" {
-		fmt.Fprintln(os.Stderr, "usage: audit demo [-db path]")
-		os.Exit(2)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// env is where a command writes: its output on stdout, errors and
+// progress on stderr.
+type env struct {
+	stdout, stderr io.Writer
+	// stdoutTTY and stderrTTY say whether they are terminals.
+	stdoutTTY, stderrTTY bool
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	args    string // what follows the name in its usage line
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+// commands in the order the help lists them.
+var commands = []command{
+	{"list", "[flags]", "a page of events as a table (or JSON), with the totals", runList},
+	{"get", "[flags] ID", "one event, every field", runGet},
+	{"tail", "[flags]", "follow new events as they are recorded, until Ctrl-C", runTail},
+	{"export", "[flags]", "every event a filter selects, as CSV or JSON Lines", runExport},
+	{"verify", "[flags]", "check the hash chain, the totals and checkpoints", runVerify},
+	{"verify-export", "[flags] FILE", "check a JSON Lines export offline, without the log", runVerifyExport},
+	{"checkpoint", "[flags]", "print a checkpoint of the log's newest event, to keep elsewhere", runCheckpoint},
+	{"backup", "[flags] DEST", "write a consistent copy of the log to a new file", runBackup},
+	{"demo", "[flags]", "create a demo log and print what the library answers", runDemo},
+}
+
+func run(args []string, stdout, stderr *os.File) int {
+	e := &env{stdout: stdout, stderr: stderr, stdoutTTY: isTerminal(stdout), stderrTTY: isTerminal(stderr)}
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
 	}
-	fs := flag.NewFlagSet("demo", flag.ExitOnError)
-	db := fs.String("db", "", "database file to create (default: a new file in a temporary directory)")
-	_ = fs.Parse(os.Args[2:])
-	if err := demo(context.Background(), os.Stdout, *db); err != nil {
-		fmt.Fprintln(os.Stderr, "audit demo:", err)
-		os.Exit(1)
-	}
-}
-
-// User and Project are the application's own types: Track reads their ID
-// and Name fields.
-type User struct {
-	ID    int64
-	Name  string
-	Email string
-}
-
-type Project struct {
-	ID   string
-	Name string
-}
-
-type BillingAccount struct {
-	ID   string
-	Name string
-}
-
-func demo(ctx context.Context, w io.Writer, path string) error {
-	if path == "" {
-		dir, err := os.MkdirTemp("", "audit-demo-")
-		if err != nil {
-			return err
+	name := args[0]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			return run([]string{args[1], "--help"}, stdout, stderr)
 		}
-		path = filepath.Join(dir, "audit.db")
+		usage(stdout)
+		return exitOK
 	}
-	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("%s exists: the demo creates a new database", path)
-	}
-	bus := audit.NewBus()
-	log, err := audit.Open(ctx, path, audit.WithBus(bus))
-	if err != nil {
-		return err
-	}
-	defer log.Close()
-	fmt.Fprintf(w, "database: %s\n\n", path)
-
-	// Domain modules publish on the bus; the listener records what they say.
-	li, err := log.Listen(ctx, bus)
-	if err != nil {
-		return err
-	}
-
-	alice := User{ID: 1, Name: "Alice", Email: "alice@example.com"}
-	bob := User{ID: 2, Name: "Bob"}
-	acme := BillingAccount{ID: "acct_42", Name: "Acme Corp"}
-	apollo := Project{ID: "prj_7", Name: "Apollo"}
-	base := time.Now().Add(-time.Hour)
-
-	for _, e := range []audit.Event{
-		{Action: "billing.invoice.sent", Resource: audit.Ref{Type: "billing_account", ID: acme.ID, Name: acme.Name}},
-		{Action: "project.archived", Actor: audit.Ref{Type: "user", ID: "2", Name: "Bob"}, Resource: audit.Ref{Type: "project", ID: apollo.ID, Name: apollo.Name}},
-	} {
-		if err := bus.Publish(ctx, "domain", e); err != nil {
-			return err
+	for _, c := range commands {
+		if c.name == name {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return report(ctx, stderr, c.name, c.run(ctx, e, args[1:]))
 		}
 	}
+	fmt.Fprintf(stderr, "audit: unknown command %q\n\n", name)
+	usage(stderr)
+	return exitUsage
+}
 
-	tracks := []struct {
-		actor    any
-		action   string
-		resource any
-		opts     []audit.TrackOption
-	}{
-		{alice, "user.signed_in", alice, []audit.TrackOption{audit.WithMeta("ip", "203.0.113.9")}},
-		{alice, "billing.account.created", acme, nil},
-		{alice, "project.created", apollo, []audit.TrackOption{audit.WithTargets(acme)}},
-		{bob, "user.signed_in", bob, []audit.TrackOption{audit.Failed(), audit.WithMeta("reason", "bad password")}},
-		{alice, "billing.invoice.paid", acme, []audit.TrackOption{audit.WithMetadata(map[string]any{
-			"amount": 4200, "currency": "EUR",
-			"headers": map[string]any{"Authorization": "Bearer sk_live_123"}, // redacted before it reaches disk
-		})}},
-		{nil, "billing.invoice.created", acme, []audit.TrackOption{audit.WithMeta("amount", 990)}},
-		{bob, "project.member.added", apollo, []audit.TrackOption{audit.WithTargets(alice)}},
-		{alice, "billing.plan.changed", acme, []audit.TrackOption{audit.WithMeta("from", "team"), audit.WithMeta("to", "business")}},
+func usage(w io.Writer) {
+	fmt.Fprint(w, `audit works with the log file of github.com/trailkit/audit, even while an
+application writes it. Every command but demo opens the log read-only.
+
+Usage:
+  audit COMMAND [flags]
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
 	}
-	for i, t := range tracks {
-		opts := append(t.opts, audit.At(base.Add(time.Duration(i)*time.Minute)))
-		if _, err := log.Track(ctx, t.actor, t.action, t.resource, opts...); err != nil {
-			return err
+	fmt.Fprint(w, `
+The log is the file given with --db, or else $AUDIT_DB.
+"audit COMMAND --help" shows a command's flags.
+
+Exit codes: 0 success, 1 verification failed, 2 usage, 3 error (a file, the
+database), 4 not found, 130 interrupted.
+`)
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// errVerifyFailed is wrapped by what verify and verify-export return when
+// the log or the export does not verify; they print the report first.
+var errVerifyFailed = errors.New("verification failed")
+
+// exitCode maps what a command returned to the process's exit code.
+func exitCode(ctx context.Context, err error) int {
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue), errors.Is(err, audit.ErrInvalidQuery), errors.Is(err, audit.ErrInvalidCursor):
+		return exitUsage
+	case errors.Is(err, errVerifyFailed), errors.Is(err, audit.ErrInvalidCheckpoint), errors.Is(err, audit.ErrUnverifiableExport):
+		return exitVerify
+	case errors.Is(err, audit.ErrNotFound):
+		return exitNotFound
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return exitInterrupted
+	}
+	return exitError
+}
+
+// report prints err, if any, on stderr as "audit NAME: ..." (the
+// library's own "audit: " taken off) and returns the exit code.
+func report(ctx context.Context, stderr io.Writer, name string, err error) int {
+	code := exitCode(ctx, err)
+	switch code {
+	case exitOK:
+	case exitInterrupted:
+		fmt.Fprintf(stderr, "audit %s: interrupted\n", name)
+	default:
+		fmt.Fprintf(stderr, "audit %s: %s\n", name, strings.TrimPrefix(err.Error(), "audit: "))
+		if code == exitUsage {
+			fmt.Fprintf(stderr, "Run 'audit %s --help' for usage.\n", name)
 		}
 	}
-	if err := li.Close(); err != nil { // returns once what was published is recorded
-		return err
-	}
-
-	recent, err := log.Recent(ctx, audit.Query{PerPage: 5})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "Recent(PerPage: 5): page %d of %d, %d events in all\n", recent.Page, recent.TotalPages, recent.TotalCount)
-	printEvents(w, recent.Entries)
-
-	next, err := log.Recent(ctx, audit.Query{PerPage: 5, After: recent.Next})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\nRecent(After: page 1's Next): page %d of %d\n", next.Page, next.TotalPages)
-	printEvents(w, next.Entries)
-
-	account, err := log.ForAccount(ctx, acme.ID, audit.Query{})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\nForAccount(%q): %d events\n", acme.ID, account.TotalCount)
-	printEvents(w, account.Entries)
-
-	found, err := log.Search(ctx, "inv", audit.Query{})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\nSearch(\"inv\"): %d matching events, newest %d\n", found.TotalCount, len(found.Entries))
-	printEvents(w, found.Entries)
-
-	actions, err := log.Actions(ctx, "billing.", 5)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\nActions(\"billing.\", 5):\n")
-	for _, a := range actions {
-		fmt.Fprintf(w, "  %-26s %d\n", a.Action, a.Count)
-	}
-
-	paid, err := log.Search(ctx, "invoice.paid", audit.Query{PerPage: 1})
-	if err != nil {
-		return err
-	}
-	if len(paid.Entries) == 1 {
-		fmt.Fprintf(w, "\nmetadata of %s as stored: %v\n", paid.Entries[0].Action, paid.Entries[0].Metadata)
-	}
-	if _, err := log.Get(ctx, "no-such-id"); !errors.Is(err, audit.ErrNotFound) {
-		return fmt.Errorf("get of a missing id: %v", err)
-	}
-
-	cp, err := log.Checkpoint(ctx)
-	if err != nil {
-		return err
-	}
-	report, err := log.Verify(ctx, cp)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\nCheckpoint: %s\nVerify: %+v\n", cp, report)
-	return nil
+	return code
 }
 
-func printEvents(w io.Writer, events []audit.Event) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  SEQ\tACTION\tACTOR\tRESOURCE\tOUTCOME")
-	for _, e := range events {
-		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", e.Seq, e.Action, refString(e.Actor), refString(e.Resource), e.Outcome)
-	}
-	tw.Flush()
-}
-
-func refString(r audit.Ref) string {
-	if r.IsZero() {
-		return "system"
-	}
-	s := r.Type + ":" + r.ID
-	if r.Name != "" {
-		s += " (" + r.Name + ")"
-	}
-	return strings.TrimPrefix(s, ":")
+// isTerminal reports whether f is a terminal (a character device).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
