@@ -94,9 +94,10 @@ var (
 	// Listen on a logger opened WithReadOnly, through any of its views,
 	// and by Append on a store opened so. Nothing is written.
 	ErrReadOnly = errors.New("audit: log opened read-only")
-	// ErrSchemaTooNew is returned by Open and OpenSQLite WithReadOnly for a
-	// database whose schema a newer release of this package migrated:
-	// this release cannot tell what it holds. Read it with that release.
+	// ErrSchemaTooNew is returned by Open, OpenSQLite and NewSQLiteStore
+	// (read-only or not) for a database whose schema a newer release of
+	// this package migrated: this release cannot tell what it holds, nor
+	// keep its tables as that release does. Use that release.
 	ErrSchemaTooNew = errors.New("audit: schema newer than this release knows")
 	// ErrSchemaNotMigrated is returned by Open and OpenSQLite WithReadOnly
 	// for a database that holds no audit tables, or whose schema this

@@ -40,7 +40,10 @@
 // log for reading only, even while another process writes it: nothing is
 // migrated or written, writes fail with ErrReadOnly, and a schema newer or
 // older than this release's is refused (ErrSchemaTooNew,
-// ErrSchemaNotMigrated). The audit command (cmd/audit) opens logs so.
+// ErrSchemaNotMigrated). The audit command (cmd/audit) opens logs so. A
+// log a newer release migrated is refused for writing too
+// (ErrSchemaTooNew): an older release would not keep its tables as the
+// newer one does.
 //
 // # Reading
 //

@@ -163,6 +163,22 @@ func TestReadOnlyRefusesFiles(t *testing.T) {
 	require.ErrorContains(t, err, "schema version 99")
 	require.Equal(t, 1, strings.Count(err.Error(), "audit:"), err.Error())
 	require.Equal(t, sum, fileSum(t, newer))
+	// Nor does this release write into it: its derived tables and insert
+	// trigger may be kept otherwise there.
+	_, err = audit.Open(ctx, newer)
+	require.ErrorIs(t, err, audit.ErrSchemaTooNew)
+	require.ErrorContains(t, err, "schema version 99")
+	require.Equal(t, 1, strings.Count(err.Error(), "audit:"), err.Error())
+	db = openAppDB(t, newer)
+	_, err = audit.NewSQLiteStore(ctx, db)
+	require.ErrorIs(t, err, audit.ErrSchemaTooNew)
+	require.NoError(t, db.Close())
+	db = openAppDB(t, newer)
+	var events, version int
+	require.NoError(t, db.GetContext(ctx, &events, `SELECT count(*) FROM audit_events`))
+	require.NoError(t, db.GetContext(ctx, &version, `SELECT max(version) FROM audit_schema_migrations`))
+	require.NoError(t, db.Close())
+	require.Equal(t, []int{3, 99}, []int{events, version})
 
 	// An application's database without the audit tables.
 	app := filepath.Join(dir, "app.db")

@@ -378,7 +378,14 @@ func migrate(ctx context.Context, conn *sqlx.Conn) (applied []int, err error) {
 	if err := conn.QueryRowxContext(ctx, "SELECT coalesce(max(version), 0) FROM audit_schema_migrations").Scan(&current); err != nil {
 		return nil, fmt.Errorf("migrate: %w", classify(err))
 	}
-	for _, m := range migrations() {
+	all := migrations()
+	if known := all[len(all)-1].version; current > known {
+		// A newer release keeps its tables otherwise: writing with this
+		// one could leave them disagreeing with the log.
+		return nil, fmt.Errorf("%w: schema version %d, and this release knows versions up to %d: open it with the release that migrated it, or a newer one",
+			ErrSchemaTooNew, current, known)
+	}
+	for _, m := range all {
 		if m.version <= current {
 			continue
 		}
