@@ -86,7 +86,7 @@ func (s *Store[E]) listAllTenants(ctx context.Context, tx ReadTx, f Filter, befo
 		}
 	default:
 		query, args := s.allTenantsSQL(`count(*)`, f, keys, 0)
-		if err := tx.QueryRowxContext(ctx, s.Dialect.Rebind(query), args...).Scan(&total); err != nil {
+		if err := tx.QueryRowxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...).Scan(&total); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -153,7 +153,7 @@ func (s *Store[E]) keyArms(ctx context.Context, q Querier, keys []filterKey) ([]
 	var arms []arm
 	var lead int64 = math.MaxInt64
 	for i, k := range keys {
-		rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(keyTenants), k.kind, k.key, k.kind, k.key)
+		rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(keyTenants), s.Dialect.Args([]any{k.kind, k.key, k.kind, k.key})...)
 		if err != nil {
 			return nil, nil, 0, err
 		}
@@ -199,7 +199,7 @@ func (s *Store[E]) keyArms(ctx context.Context, q Querier, keys []filterKey) ([]
 // keys, and how many events the matched actions have in every tenant.
 func (s *Store[E]) searchArms(ctx context.Context, q Querier, f Filter) ([]arm, int64, error) {
 	query, args := s.searchArmsSQL(f.Search)
-	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), args...)
+	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -90,7 +90,7 @@ func (s *Store[E]) mergeCounts(ctx context.Context, tx ReadTx, kind, recount str
 		return "", err
 	}
 	defer evRows.Close()
-	cRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(sqlCountersOfKind), kind)
+	cRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(sqlCountersOfKind), s.Dialect.Args([]any{kind})...)
 	if err != nil {
 		return "", err
 	}
@@ -127,7 +127,7 @@ func (s *Store[E]) mergeCounts(ctx context.Context, tx ReadTx, kind, recount str
 // checkTerms checks that audit_action_terms holds exactly the terms of every
 // action the counters know (which mergeCounts checked against the log).
 func (s *Store[E]) checkTerms(ctx context.Context, tx ReadTx) (string, error) {
-	aRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(sqlCountersOfKind), kindAction)
+	aRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(sqlCountersOfKind), s.Dialect.Args([]any{kindAction})...)
 	if err != nil {
 		return "", err
 	}

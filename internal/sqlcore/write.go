@@ -233,7 +233,7 @@ func (b *batch[E]) resolveKeys(ctx context.Context) error {
 			continue
 		}
 		var old Row
-		err := b.st.byKey.QueryRowxContext(ctx, r.Tenant, r.IdempotencyKey.String).Scan(old.Dest()...)
+		err := b.st.byKey.QueryRowxContext(ctx, b.st.d.Args([]any{r.Tenant, r.IdempotencyKey.String})...).Scan(old.Dest()...)
 		switch {
 		case err == nil:
 			e, err := b.s.Codec.Decode(&old)
@@ -325,7 +325,7 @@ func (b *batch[E]) insertRows(ctx context.Context, rows []*Row) error {
 	for _, r := range rows {
 		args = append(args, r.insertArgs()...)
 	}
-	_, err = x.ExecContext(ctx, args...)
+	_, err = x.ExecContext(ctx, b.st.d.Args(args)...)
 	return b.s.Dialect.Classify(err)
 }
 
@@ -382,7 +382,7 @@ func (b *batch[E]) upsertCounters(ctx context.Context, keys []countKey, counts m
 		if err != nil {
 			return fmt.Errorf("update counts: %w", b.s.Dialect.Classify(err))
 		}
-		if _, err := x.ExecContext(ctx, counterArgs(keys[:n], counts)...); err != nil {
+		if _, err := x.ExecContext(ctx, b.st.d.Args(counterArgs(keys[:n], counts))...); err != nil {
 			return fmt.Errorf("update counts: %w", b.s.Dialect.Classify(err))
 		}
 		keys = keys[n:]
@@ -401,7 +401,7 @@ func (b *batch[E]) upsertActions(ctx context.Context, keys []countKey, counts ma
 		if err != nil {
 			return nil, fmt.Errorf("update counts: %w", b.s.Dialect.Classify(err))
 		}
-		rows, err := x.QueryxContext(ctx, counterArgs(keys[:n], counts)...)
+		rows, err := x.QueryxContext(ctx, b.st.d.Args(counterArgs(keys[:n], counts))...)
 		if err != nil {
 			return nil, fmt.Errorf("update counts: %w", b.s.Dialect.Classify(err))
 		}
@@ -438,7 +438,7 @@ func counterArgs(keys []countKey, counts map[countKey]int64) []any {
 func (b *batch[E]) addTerms(ctx context.Context, actions []countKey) error {
 	for _, k := range actions {
 		for seg, term := range ActionTerms(k.key) {
-			if _, err := b.st.addTerm.ExecContext(ctx, k.tenant, term, k.key, seg); err != nil {
+			if _, err := b.st.addTerm.ExecContext(ctx, b.st.d.Args([]any{k.tenant, term, k.key, seg})...); err != nil {
 				return fmt.Errorf("update action terms: %w", b.s.Dialect.Classify(err))
 			}
 		}
