@@ -157,24 +157,33 @@ CREATE TABLE audit_head (
 );
 INSERT INTO audit_head DEFAULT VALUES;
 
--- The tenant policy, inert until row-level security is switched on
--- (WithRowLevelSecurity, or ALTER TABLE audit_events ENABLE ROW LEVEL
--- SECURITY): a role other than the table's owner then sees and inserts
--- only the events of the tenant named by the session setting
--- audit.tenant (SET audit.tenant = 'acme'), and none while it is unset.
+-- The tenant policies, inert until row-level security is switched on
+-- (WithRowLevelSecurity, or ALTER TABLE ... ENABLE ROW LEVEL SECURITY on
+-- the three tables): a role other than the tables' owner (or one with
+-- BYPASSRLS) then sees and inserts only the rows of the tenant its session
+-- names with SET audit.tenant = 'acme' ('' for the default tenant), and
+-- none while it names none.
 CREATE POLICY audit_events_tenant ON audit_events
+    USING (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'))
+    WITH CHECK (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'));
+CREATE POLICY audit_counts_tenant ON audit_counts
+    USING (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'))
+    WITH CHECK (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'));
+CREATE POLICY audit_action_terms_tenant ON audit_action_terms
     USING (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'))
     WITH CHECK (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'));
 
 -- audit_events_view shows the log with text and readable times, for psql.
--- A value holding 0x00, which TEXT cannot, is shown escaped.
+-- A value holding 0x00, which TEXT cannot, is shown escaped. It reads as
+-- the role that queries it (security_invoker), so row-level security
+-- applies through it too.
 CREATE FUNCTION audit_text(b BYTEA) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN b IS NULL THEN NULL
                 WHEN position('\x00'::bytea IN b) = 0 THEN convert_from(b, 'UTF8')
                 ELSE encode(b, 'escape') END
 $$;
 
-CREATE VIEW audit_events_view AS
+CREATE VIEW audit_events_view WITH (security_invoker = true) AS
 SELECT seq, audit_text(id) AS id, audit_text(tenant) AS tenant, audit_text(action) AS action,
        audit_text(actor_type) AS actor_type, audit_text(actor_id) AS actor_id, audit_text(actor_name) AS actor_name,
        audit_text(resource_type) AS resource_type, audit_text(resource_id) AS resource_id,
