@@ -108,11 +108,14 @@ BEGIN
         RAISE EXCEPTION 'audit_events: a column is not in the form the library writes (an empty string for NULL, a hash of another size)'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    PERFORM audit_utf8(NEW.id), audit_utf8(NEW.tenant), audit_utf8(NEW.action),
-        audit_utf8(NEW.actor_type), audit_utf8(NEW.actor_id), audit_utf8(NEW.actor_name),
-        audit_utf8(NEW.resource_type), audit_utf8(NEW.resource_id), audit_utf8(NEW.resource_name),
-        audit_utf8(NEW.outcome), audit_utf8(coalesce(NEW.targets, '')),
-        audit_utf8(coalesce(NEW.metadata, '')), audit_utf8(coalesce(NEW.idempotency_key, ''));
+    -- One check of every text column, each followed by a newline: a byte
+    -- sequence cut at the end of one column cannot complete at the start
+    -- of the next.
+    PERFORM audit_utf8(NEW.id || '\x0a'::bytea || NEW.tenant || '\x0a'::bytea || NEW.action || '\x0a'::bytea
+        || NEW.actor_type || '\x0a'::bytea || NEW.actor_id || '\x0a'::bytea || NEW.actor_name || '\x0a'::bytea
+        || NEW.resource_type || '\x0a'::bytea || NEW.resource_id || '\x0a'::bytea || NEW.resource_name || '\x0a'::bytea
+        || NEW.outcome || '\x0a'::bytea || coalesce(NEW.targets, '') || '\x0a'::bytea
+        || coalesce(NEW.metadata, '') || '\x0a'::bytea || coalesce(NEW.idempotency_key, ''));
     RETURN NEW;
 END
 $$;
