@@ -403,6 +403,9 @@ func printText(w io.Writer, r results) {
 	for _, t := range r.tables() {
 		t.text(w)
 	}
+	if r.PG != nil {
+		pgMarkdown(w, *r.PG)
+	}
 }
 
 func markdown(r results) string {
@@ -414,6 +417,9 @@ func markdown(r results) string {
 	fmt.Fprintf(&b, "Command: `go run ./cmd/auditbench %s`\n\n", strings.Join(os.Args[1:], " "))
 	for _, t := range r.tables() {
 		t.markdown(&b)
+	}
+	if r.PG != nil {
+		pgMarkdown(&b, *r.PG)
 	}
 	return b.String()
 }
