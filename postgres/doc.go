@@ -14,7 +14,7 @@
 // Each process runs its own Logger, which batches its callers into shared
 // transactions (group commit). Appends from every process are serialized on
 // the head of the chain inside the transaction: a transaction-level
-// advisory lock keyed on the events table (see HeadLock), taken first, so
+// advisory lock keyed on the events table, taken first, so
 // that each transaction reads the head that the previous one committed and
 // Seq stays gapless and the chain unbroken across machines. Transactions
 // run at READ COMMITTED and take their locks in one order, so they neither

@@ -14,7 +14,6 @@ type Option func(*options) error
 type options struct {
 	maxConns         int
 	maxConnsSet      bool
-	headLock         HeadLock
 	rowLevelSecurity bool
 }
 
@@ -44,33 +43,6 @@ func WithMaxConns(n int) Option {
 			return fmt.Errorf("%w: WithMaxConns(%d): the store needs two connections at least", audit.ErrInvalidOption, n)
 		}
 		o.maxConns, o.maxConnsSet = n, true
-		return nil
-	}
-}
-
-// HeadLock is how appends are serialized on the head of the chain.
-type HeadLock int
-
-const (
-	// HeadLockAdvisory (the default) takes a transaction-level advisory
-	// lock keyed on the events table: no row is written to take it, and
-	// the roles that append need no privilege for it.
-	HeadLockAdvisory HeadLock = iota
-	// HeadLockRow locks the one row of the table audit_head (SELECT ... FOR
-	// UPDATE), which the roles that append must be granted UPDATE on. It
-	// is slower (see BENCHMARKS.md) and kept for databases whose poolers
-	// or policies forbid advisory locks.
-	HeadLockRow
-)
-
-// WithHeadLock chooses how appends are serialized (HeadLockAdvisory by
-// default). Every store appending to one database must use the same.
-func WithHeadLock(l HeadLock) Option {
-	return func(o *options) error {
-		if l != HeadLockAdvisory && l != HeadLockRow {
-			return fmt.Errorf("%w: WithHeadLock(%d): unknown head lock", audit.ErrInvalidOption, l)
-		}
-		o.headLock = l
 		return nil
 	}
 }

@@ -159,7 +159,7 @@ func TestConformance(t *testing.T) {
 }
 
 // TestConformanceInApplicationDatabase runs the suite on stores made by New
-// on an application's own pool, with the row lock for the head.
+// on an application's own pool.
 func TestConformanceInApplicationDatabase(t *testing.T) {
 	t.Parallel()
 	needServer(t)
@@ -168,7 +168,7 @@ func TestConformanceInApplicationDatabase(t *testing.T) {
 		require.NoError(t, err)
 		db.SetMaxOpenConns(4)
 		t.Cleanup(func() { require.NoError(t, db.Close()) })
-		s, err := postgres.New(t.Context(), db, postgres.WithHeadLock(postgres.HeadLockRow))
+		s, err := postgres.New(t.Context(), db)
 		require.NoError(t, err)
 		return s
 	}, audittest.Options{
@@ -183,8 +183,6 @@ func TestConformanceInApplicationDatabase(t *testing.T) {
 func TestOptions(t *testing.T) {
 	t.Parallel()
 	_, err := postgres.Open(t.Context(), "", postgres.WithMaxConns(1))
-	require.ErrorIs(t, err, audit.ErrInvalidOption)
-	_, err = postgres.Open(t.Context(), "", postgres.WithHeadLock(7))
 	require.ErrorIs(t, err, audit.ErrInvalidOption)
 	_, err = postgres.New(t.Context(), nil)
 	require.Error(t, err)

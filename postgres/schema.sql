@@ -12,7 +12,7 @@
 -- (internal/sqlcore) relies on when it merges ordered reads. The
 -- audit_events_view below shows the log as text.
 
--- migration 1: events, counters, action catalogue, append-only triggers, head lock, tenant policy
+-- migration 1: events, counters, action catalogue, append-only triggers, tenant policies
 
 -- audit_events is the log. seq is the gapless position of the event, id the
 -- opaque identifier handed to callers. Times are Unix nanoseconds, UTC.
@@ -151,14 +151,6 @@ CREATE TABLE audit_action_terms (
 );
 
 CREATE INDEX audit_action_terms_term ON audit_action_terms (term, action, seg);
-
--- audit_head is the row a writer locks to append (FOR UPDATE) when the
--- store is opened WithHeadLock(HeadLockRow); by default writers take a
--- transaction-level advisory lock instead (see the README).
-CREATE TABLE audit_head (
-    id BOOLEAN PRIMARY KEY DEFAULT true CHECK (id)
-);
-INSERT INTO audit_head DEFAULT VALUES;
 
 -- The tenant policies, inert until row-level security is switched on
 -- (WithRowLevelSecurity, or ALTER TABLE ... ENABLE ROW LEVEL SECURITY on

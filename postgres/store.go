@@ -36,12 +36,11 @@ var schemaSQL string
 // use, and any number of Stores, in any number of processes, may append to
 // one database at once.
 type Store struct {
-	db      *sqlx.DB
-	own     bool // Close closes db
-	core    *sqlcore.Store[audit.Event]
-	lock    string // the statement that takes the head lock, after BEGIN
-	lockArg [2]int32
-	opts    options
+	db   *sqlx.DB
+	own  bool // Close closes db
+	core *sqlcore.Store[audit.Event]
+	lock string // the statement that takes the head lock
+	opts options
 
 	mu     sync.Mutex // serializes appends on w
 	w      *sqlx.Conn // nil until the first append, and after a broken one
@@ -116,15 +115,11 @@ func newStore(ctx context.Context, db *sqlx.DB, o options) (*Store, error) {
 	if err := db.QueryRowContext(ctx, `SELECT 'audit_events'::regclass::oid`).Scan(&oid); err != nil {
 		return nil, opErr("open", classify(err))
 	}
-	// The head lock is keyed on the events table, so that logs in other
-	// schemas of the database do not wait for each other.
-	s.lockArg = [2]int32{lockSpaceHead, int32(oid)}
-	switch o.headLock {
-	case HeadLockRow:
-		s.lock = `SELECT id FROM audit_head FOR UPDATE`
-	default:
-		s.lock = `SELECT pg_advisory_xact_lock(` + strconv.Itoa(int(s.lockArg[0])) + `, ` + strconv.Itoa(int(s.lockArg[1])) + `)`
-	}
+	// The head lock is a transaction-level advisory lock keyed on the
+	// events table, so that logs in other schemas of the database do not
+	// wait for each other. Its keys are integers the store computes, never
+	// input.
+	s.lock = `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockSpaceHead) + `, ` + strconv.Itoa(int(int32(oid))) + `)`
 	if o.rowLevelSecurity {
 		for _, table := range []string{"audit_events", "audit_counts", "audit_action_terms"} {
 			if _, err := db.ExecContext(ctx, `ALTER TABLE `+table+` ENABLE ROW LEVEL SECURITY`); err != nil {

@@ -19,8 +19,7 @@
 //	    [-postgres DSN] [-pg-ingest 10000] [-sqlite=false]
 //
 // With -postgres (or $AUDIT_BENCH_POSTGRES), a PostgreSQL section follows:
-// ingest from 1 process x 1 caller, 1 x 16 and 4 x 16 through Track (with
-// each head lock), against one autocommit INSERT per event into the same
+// ingest from 1 process x 1 caller, 1 x 16 and 4 x 16 through Track, against one autocommit INSERT per event into the same
 // table and indexes at the same concurrency (also into TEXT columns, what
 // BYTEA costs) and a batched ceiling; then the same queries at each size.
 // The command is a module of its own (it imports the postgres module, which

@@ -36,8 +36,7 @@ type pgResults struct {
 // pgIngest is one ingest measurement at one concurrency.
 type pgIngest struct {
 	Processes, Callers int
-	Track              ingestResult // through Logger.Track, advisory head lock (the default)
-	TrackRowLock       ingestResult // the same with HeadLockRow
+	Track              ingestResult // through Logger.Track
 	Naive              ingestResult // one autocommit INSERT per event, same concurrency
 	NaiveText          ingestResult // the same into TEXT columns (what BYTEA costs)
 	Ceiling            ingestResult // one connection, transactions of 1,000 rows
@@ -104,7 +103,7 @@ func runPostgres(ctx context.Context, dsn string, cfg config) (pgResults, error)
 
 // trackPG records args through procs stores at once, each with callers
 // goroutines, into the schema at dsn.
-func trackPG(ctx context.Context, dsn string, procs, callers int, lock postgres.HeadLock, args []trackArgs) (ingestResult, error) {
+func trackPG(ctx context.Context, dsn string, procs, callers int, args []trackArgs) (ingestResult, error) {
 	var loggers []*audit.Logger
 	defer func() {
 		for _, l := range loggers {
@@ -112,7 +111,7 @@ func trackPG(ctx context.Context, dsn string, procs, callers int, lock postgres.
 		}
 	}()
 	for range procs {
-		s, err := postgres.Open(ctx, dsn, postgres.WithHeadLock(lock), postgres.WithMaxConns(4))
+		s, err := postgres.Open(ctx, dsn, postgres.WithMaxConns(4))
 		if err != nil {
 			return ingestResult{}, err
 		}
@@ -170,8 +169,8 @@ CREATE INDEX ON naive_text (tenant, action, seq);
 CREATE INDEX ON naive_text (tenant, actor_id, seq);
 CREATE INDEX ON naive_text (tenant, resource_id, seq)`
 
-// ingest measures Track (both head locks), the naive baseline (BYTEA and
-// TEXT) and the ceiling at procs x callers.
+// ingest measures Track, the naive baseline (BYTEA and TEXT) and the
+// ceiling at procs x callers.
 func (b *pgBench) ingest(ctx context.Context, procs, callers, n int) (pgIngest, error) {
 	r := pgIngest{Processes: procs, Callers: callers}
 	args := makeTrackArgs(n, uint64(procs*100+callers))
@@ -182,21 +181,11 @@ func (b *pgBench) ingest(ctx context.Context, procs, callers, n int) (pgIngest, 
 	defer drop()
 	logf("postgres ingest: %d x %d callers, %d events", procs, callers, n)
 	if r.Track, err = labeled(ctx, fmt.Sprintf("pg-track-%dx%d", procs, callers), func(ctx context.Context) (ingestResult, error) {
-		return trackPG(ctx, dsn, procs, callers, postgres.HeadLockAdvisory, args)
+		return trackPG(ctx, dsn, procs, callers, args)
 	}); err != nil {
 		return r, err
 	}
-	logf("  Track (advisory lock): %.0f events/s", r.Track.Rate())
-
-	rowDSN, dropRow, err := b.schema(ctx)
-	if err != nil {
-		return r, err
-	}
-	defer dropRow()
-	if r.TrackRowLock, err = trackPG(ctx, rowDSN, procs, callers, postgres.HeadLockRow, args); err != nil {
-		return r, err
-	}
-	logf("  Track (row lock): %.0f events/s", r.TrackRowLock.Rate())
+	logf("  Track: %.0f events/s", r.Track.Rate())
 
 	db, err := sqlx.Open(postgres.DriverName, dsn)
 	if err != nil {
@@ -394,11 +383,11 @@ func pgMarkdown(w io.Writer, r pgResults) {
 	fmt.Fprintf(w, "\n## PostgreSQL\n\nServer: %s, on the same machine, over TCP to localhost.\n", r.Server)
 	if len(r.Ingest) > 0 {
 		fmt.Fprintf(w, "\n### Ingest (events/s; processes × callers, each caller waiting for its commit)\n\n")
-		fmt.Fprintf(w, "| processes × callers | Track (advisory head lock) | Track (row head lock) | naive (autocommit INSERT per event) | naive, TEXT columns | ceiling (1 connection, 1,000 per tx) | Track / naive |\n")
-		fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|\n")
+		fmt.Fprintf(w, "| processes × callers | Track | naive (autocommit INSERT per event) | naive, TEXT columns | ceiling (1 connection, 1,000 per tx) | Track / naive |\n")
+		fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|\n")
 		for _, i := range r.Ingest {
-			fmt.Fprintf(w, "| %d × %d | %s | %s | %s | %s | %s | %.2f |\n", i.Processes, i.Callers,
-				fmtCount(i.Track.Rate()), fmtCount(i.TrackRowLock.Rate()), fmtCount(i.Naive.Rate()),
+			fmt.Fprintf(w, "| %d × %d | %s | %s | %s | %s | %.2f |\n", i.Processes, i.Callers,
+				fmtCount(i.Track.Rate()), fmtCount(i.Naive.Rate()),
 				fmtCount(i.NaiveText.Rate()), fmtCount(i.Ceiling.Rate()), i.Track.Rate()/i.Naive.Rate())
 		}
 	}
