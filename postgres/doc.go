@@ -50,7 +50,7 @@
 // Every commit that appends events sends NOTIFY on NotifyChannel with the
 // Seq of the newest event it appended as the payload, and nothing else, so
 // that a reader that LISTENs learns that the log moved and reads from its
-// last Seq.
+// last Seq. Store.Notifications listens for you.
 //
 // # Row-level security
 //

@@ -287,6 +287,58 @@ func TestNotify(t *testing.T) {
 	n, err := conn.WaitForNotification(wait)
 	require.NoError(t, err)
 	require.Equal(t, strconv.FormatInt(e.Seq, 10), n.Payload)
+
+	// Store.Notifications yields the same seqs.
+	seqs := make(chan int64, 100)
+	listenCtx, stop := context.WithCancel(ctx)
+	finished := make(chan error, 1)
+	go func() {
+		var err error
+		for seq, e := range s.Notifications(listenCtx) {
+			if e != nil {
+				err = e
+				break
+			}
+			seqs <- seq
+		}
+		finished <- err
+	}()
+	// Notifications sent before it listens are lost: write until one
+	// arrives, then one more, which must arrive.
+	heard := false
+	for range 100 {
+		_, err := l.Track(ctx, nil, "notify.warmup", nil)
+		require.NoError(t, err)
+		select {
+		case <-seqs:
+			heard = true
+		case <-time.After(100 * time.Millisecond):
+		}
+		if heard {
+			break
+		}
+	}
+	require.True(t, heard, "Notifications yields the seq of each commit")
+	for len(seqs) > 0 {
+		<-seqs
+	}
+	e, err = l.Track(ctx, nil, "notify.iter", nil)
+	require.NoError(t, err)
+	select {
+	case seq := <-seqs:
+		require.Equal(t, e.Seq, seq)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification")
+	}
+	stop()
+	select {
+	case err := <-finished:
+		require.NoError(t, err, "Notifications ends without an error when its context ends")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Notifications did not end with its context")
+	}
+	_, err = l.Track(ctx, nil, "notify.after", nil)
+	require.NoError(t, err, "the pool goes on after Notifications")
 }
 
 // TestRowLevelSecurity: with WithRowLevelSecurity, a role other than the
