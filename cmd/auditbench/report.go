@@ -211,6 +211,9 @@ func (r results) tables() []table {
 		ts = append(ts, r.ingestTable())
 	}
 	if len(r.Sizes) == 0 {
+		if in.Track == nil {
+			return nil // the SQLite section did not run (-sqlite=false)
+		}
 		return append(ts, r.targetTable())
 	}
 
