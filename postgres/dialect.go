@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
@@ -58,11 +57,14 @@ func (dialect) OrderedJoin() string { return "JOIN" }
 // Classify adds audit.ErrDiskFull to errors of a full disk.
 func (dialect) Classify(err error) error { return classify(err) }
 
-// IsConstraint reports a broken integrity constraint (SQLSTATE class 23).
-func (dialect) IsConstraint(err error) bool {
-	code := sqlState(err)
-	return strings.HasPrefix(code, "23")
-}
+// IsConstraint reports false: PostgreSQL aborts the whole transaction when
+// a statement fails, so the shared code's fallback (redo the events of a
+// statement that broke a constraint one by one, failing only the
+// offenders) cannot run inside it. Nor is it needed: the only unique key
+// is seq, taken under the head lock, and the columns take any row the
+// library writes. A failed insert fails the whole append, and the Logger
+// reports it to every caller of the batch; nothing is written.
+func (dialect) IsConstraint(error) bool { return false }
 
 // SQLSTATE codes the store acts on.
 const (

@@ -61,7 +61,7 @@ func TestMigrateOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range servers {
 		wg.Go(func() {
-			s, err := postgres.Open(t.Context(), dsn, postgres.WithMaxConns(2))
+			s, err := postgres.Open(t.Context(), dsn, postgres.WithMaxConns(3))
 			if err != nil {
 				errs[i] = err
 				return

@@ -17,6 +17,10 @@ type options struct {
 	rowLevelSecurity bool
 }
 
+// minConns is the smallest pool the store works with: one connection for
+// appends, two for the recount of CheckDerived (two reads at once).
+const minConns = 3
+
 // DefaultMaxConns is how many connections the pool Open makes holds at
 // most: one for appends, the rest for reads.
 const DefaultMaxConns = 10
@@ -34,13 +38,14 @@ func buildOptions(opts []Option) (options, error) {
 	return o, nil
 }
 
-// WithMaxConns bounds the connections of the pool Open makes (at least 2:
-// one appends while the others read). New takes the caller's pool as it is
+// WithMaxConns bounds the connections of the pool Open makes (at least
+// minConns: one appends while the others read, and Verify's recount of the
+// derived tables reads on two at once). New takes the caller's pool as it is
 // and refuses this option.
 func WithMaxConns(n int) Option {
 	return func(o *options) error {
-		if n < 2 {
-			return fmt.Errorf("%w: WithMaxConns(%d): the store needs two connections at least", audit.ErrInvalidOption, n)
+		if n < minConns {
+			return fmt.Errorf("%w: WithMaxConns(%d): the store needs %d connections at least", audit.ErrInvalidOption, n, minConns)
 		}
 		o.maxConns, o.maxConnsSet = n, true
 		return nil

@@ -187,6 +187,14 @@ func TestOptions(t *testing.T) {
 	_, err = postgres.New(t.Context(), nil)
 	require.Error(t, err)
 	require.Equal(t, "audit: postgres: new: nil db", err.Error())
+	db, err := sqlx.Open(postgres.DriverName, "")
+	require.NoError(t, err)
+	db.SetMaxOpenConns(2)
+	_, err = postgres.New(t.Context(), db)
+	require.ErrorContains(t, err, "audit: postgres: new: db allows 2 open connections")
+	db.SetMaxOpenConns(0)
+	_, err = postgres.New(t.Context(), db, postgres.WithMaxConns(5))
+	require.ErrorIs(t, err, audit.ErrInvalidOption)
 }
 
 func ExampleOpen() {

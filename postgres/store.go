@@ -86,14 +86,15 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 // own database db (opened with driver DriverName) and returns a store on
 // it, for audit.New and for Logger.TrackTx on transactions of db. The store
 // takes one connection of db's pool for its appends and reads through the
-// others, so db must allow two open connections at least; Close gives the
+// others (two at once for Verify's recount of the derived tables), so db
+// must allow three open connections at least; Close gives the
 // connection back and leaves db open.
 func New(ctx context.Context, db *sqlx.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, opErr("new", errors.New("nil db"))
 	}
-	if n := db.Stats().MaxOpenConnections; n == 1 {
-		return nil, opErr("new", errors.New("db allows one open connection; the store keeps one for its appends and needs another to read"))
+	if n := db.Stats().MaxOpenConnections; n > 0 && n < minConns {
+		return nil, opErr("new", fmt.Errorf("db allows %d open connections; the store keeps one for its appends and reads on two at once", n))
 	}
 	o, err := buildOptions(opts)
 	if err != nil {
