@@ -40,7 +40,6 @@ type Store struct {
 	own  bool // Close closes db
 	core *sqlcore.Store[audit.Event]
 	lock string // the statement that takes the head lock
-	opts options
 
 	mu     sync.Mutex // serializes appends on w
 	w      *sqlx.Conn // nil until the first append, and after a broken one
@@ -107,7 +106,7 @@ func New(ctx context.Context, db *sqlx.DB, opts ...Option) (*Store, error) {
 }
 
 func newStore(ctx context.Context, db *sqlx.DB, o options) (*Store, error) {
-	s := &Store{db: db, core: coreStore, opts: o}
+	s := &Store{db: db, core: coreStore}
 	var err error
 	if s.migrated, err = migrate(ctx, db); err != nil {
 		return nil, opErr("migrate", classify(err))
