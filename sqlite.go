@@ -400,6 +400,7 @@ func appendResults(results []sqlcore.Result[Event]) []AppendResult {
 type sqliteDialect struct{}
 
 func (sqliteDialect) Rebind(query string) string     { return query }
+func (sqliteDialect) Args(args []any) []any          { return args }
 func (sqliteDialect) IndexedBy(index string) string  { return "INDEXED BY " + index }
 func (sqliteDialect) Unindexed(column string) string { return "+" + column }
 func (sqliteDialect) OrderedJoin() string            { return "CROSS JOIN" }

@@ -129,7 +129,7 @@ func (s *Store[E]) merge(ctx context.Context, tx ReadTx, r recount) (string, err
 		return "", err
 	}
 	defer evRows.Close()
-	tRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(r.table), r.kind)
+	tRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(r.table), s.Dialect.Args([]any{r.kind})...)
 	if err != nil {
 		return "", err
 	}
@@ -210,7 +210,7 @@ func (s *Store[E]) checkRefTerms(ctx context.Context, tx ReadTx) (string, error)
 		}
 		for _, term := range RefTerms(id, name) {
 			var n int
-			if err := tx.QueryRowxContext(ctx, has, tenant, term, termKind(kind), id, typ).Scan(&n); err != nil {
+			if err := tx.QueryRowxContext(ctx, has, s.Dialect.Args([]any{tenant, term, termKind(kind), id, typ})...).Scan(&n); err != nil {
 				return "", err
 			}
 			if n == 0 {
@@ -237,7 +237,7 @@ func (s *Store[E]) checkRefTerms(ctx context.Context, tx ReadTx) (string, error)
 			kinds = [2]string{kindResource, kindTarget}
 		}
 		var n int
-		if err := tx.QueryRowxContext(ctx, ref, tenant, kinds[0], kinds[1], id, typ).Scan(&n); err != nil {
+		if err := tx.QueryRowxContext(ctx, ref, s.Dialect.Args([]any{tenant, kinds[0], kinds[1], id, typ})...).Scan(&n); err != nil {
 			return "", err
 		}
 		if n == 0 {
@@ -250,7 +250,7 @@ func (s *Store[E]) checkRefTerms(ctx context.Context, tx ReadTx) (string, error)
 // checkTerms checks that audit_action_terms holds exactly the terms of every
 // action the counters know (which mergeCounts checked against the log).
 func (s *Store[E]) checkTerms(ctx context.Context, tx ReadTx) (string, error) {
-	aRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(sqlCountersOf), kindAction)
+	aRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(sqlCountersOf), s.Dialect.Args([]any{kindAction})...)
 	if err != nil {
 		return "", err
 	}

@@ -10,6 +10,12 @@ import (
 type Dialect interface {
 	// Rebind turns a query written with ? placeholders into the driver's.
 	Rebind(query string) string
+	// Args returns the values bound to a statement as the driver takes
+	// them for the store's column types: SQLite's as they are;
+	// PostgreSQL's text columns are BYTEA (TEXT cannot hold the byte
+	// 0x00), so strings become bytes there. Every value the shared code
+	// binds goes through it, as every query goes through Rebind.
+	Args(args []any) []any
 	// IndexedBy returns the clause that makes a read of audit_events use
 	// index (SQLite's "INDEXED BY index"), or "" where the planner needs
 	// no such help.

@@ -16,6 +16,7 @@ import (
 type sqliteLike struct{}
 
 func (sqliteLike) Rebind(query string) string     { return query }
+func (sqliteLike) Args(args []any) []any          { return args }
 func (sqliteLike) IndexedBy(index string) string  { return "INDEXED BY " + index }
 func (sqliteLike) Unindexed(column string) string { return "+" + column }
 func (sqliteLike) OrderedJoin() string            { return "CROSS JOIN" }

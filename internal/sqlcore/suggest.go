@@ -48,7 +48,7 @@ func (s *Store[E]) Suggest(ctx context.Context, q Querier, scope Filter, term st
 		out = append(out, Suggestion{Kind: SuggestAction, Value: a.Action, Count: a.Count})
 	}
 	query, args := s.suggestRefsSQL(scope, term, limit)
-	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), args...)
+	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...)
 	if err != nil {
 		return nil, err
 	}
