@@ -404,6 +404,7 @@ func (sqliteDialect) Args(args []any) []any          { return args }
 func (sqliteDialect) IndexedBy(index string) string  { return "INDEXED BY " + index }
 func (sqliteDialect) Unindexed(column string) string { return "+" + column }
 func (sqliteDialect) OrderedJoin() string            { return "CROSS JOIN" }
+func (sqliteDialect) MaxText(expr string) string     { return "max(" + expr + ")" }
 func (sqliteDialect) Classify(err error) error       { return classify(err) }
 func (sqliteDialect) IsConstraint(err error) bool    { return isConstraint(err) }
 func (sqliteDialect) TargetsOf() string              { return sqliteTargetsOf }

@@ -26,6 +26,10 @@ type Dialect interface {
 	// OrderedJoin returns the join that keeps its left side as the outer
 	// loop (SQLite's "CROSS JOIN"), or a plain "JOIN".
 	OrderedJoin() string
+	// MaxText returns the aggregate of the greatest value of expr, a
+	// text column (or an expression of one), in byte order, ignoring
+	// NULLs: SQLite's max(expr). (PostgreSQL has no max of BYTEA.)
+	MaxText(expr string) string
 	// TargetsOf selects, for every target of every event (its element of
 	// the targets JSON array), the columns tenant, id, type (each "" when
 	// absent from the element), seq, resource_id and resource_type: what

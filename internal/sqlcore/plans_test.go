@@ -20,6 +20,7 @@ func (sqliteLike) Args(args []any) []any          { return args }
 func (sqliteLike) IndexedBy(index string) string  { return "INDEXED BY " + index }
 func (sqliteLike) Unindexed(column string) string { return "+" + column }
 func (sqliteLike) OrderedJoin() string            { return "CROSS JOIN" }
+func (sqliteLike) MaxText(expr string) string     { return "max(" + expr + ")" }
 func (sqliteLike) Classify(err error) error       { return err }
 func (sqliteLike) IsConstraint(error) bool        { return false }
 func (sqliteLike) TargetsOf() string              { return "" }
