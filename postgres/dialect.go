@@ -54,6 +54,21 @@ func (dialect) Unindexed(column string) string { return column }
 // OrderedJoin returns a plain JOIN.
 func (dialect) OrderedJoin() string { return "JOIN" }
 
+// MaxText returns the greatest of expr's bytes through their hex text,
+// which orders as the bytes do in the C collation: PostgreSQL has no max
+// of BYTEA.
+func (dialect) MaxText(expr string) string {
+	return `decode(max(encode(` + expr + `, 'hex') COLLATE "C"), 'hex')`
+}
+
+// TargetsOf expands every event's targets with audit_targets_of (see
+// schema.sql), which reads the canonical JSON into bytes.
+func (dialect) TargetsOf() string { return targetsOf }
+
+const targetsOf = `SELECT e.tenant AS tenant, t.id AS id, t.type AS type, e.seq AS seq,
+	e.resource_id AS resource_id, e.resource_type AS resource_type
+	FROM audit_events e CROSS JOIN LATERAL audit_targets_of(e.targets) t WHERE e.targets IS NOT NULL`
+
 // Classify adds audit.ErrDiskFull to errors of a full disk.
 func (dialect) Classify(err error) error { return classify(err) }
 

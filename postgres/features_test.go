@@ -49,6 +49,9 @@ var appGrants = []string{
 	`GRANT SELECT, INSERT ON {schema}.audit_events TO {role}`,
 	`GRANT SELECT, INSERT, UPDATE ON {schema}.audit_counts TO {role}`,
 	`GRANT SELECT, INSERT ON {schema}.audit_action_terms TO {role}`,
+	`GRANT SELECT, INSERT ON {schema}.audit_targets TO {role}`,
+	`GRANT SELECT, INSERT, UPDATE ON {schema}.audit_refs TO {role}`,
+	`GRANT SELECT, INSERT ON {schema}.audit_ref_terms TO {role}`,
 	`GRANT SELECT ON {schema}.audit_schema_migrations TO {role}`,
 }
 
@@ -135,6 +138,8 @@ func TestAppendOnlyForTheOwner(t *testing.T) {
 		`INSERT INTO audit_events SELECT seq + 1, id, tenant, action, actor_type, actor_id, actor_name, resource_type, resource_id, resource_name, targets, outcome, metadata, '', occurred_at, recorded_at, prev_hash, hash, hash_version FROM audit_events`,
 		`INSERT INTO audit_events SELECT seq + 1, id, tenant, action, actor_type, actor_id, '\xff'::bytea, resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key, occurred_at, recorded_at, prev_hash, hash, hash_version FROM audit_events`,
 		`INSERT INTO audit_events SELECT seq + 1, id, tenant, action, actor_type, actor_id, actor_name, resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key, occurred_at, recorded_at, prev_hash, '\x00'::bytea, hash_version FROM audit_events`,
+		`INSERT INTO audit_events SELECT seq + 1, id, tenant, action, actor_type, actor_id, actor_name, resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key, occurred_at, recorded_at, prev_hash, hash, hash_version, '' FROM audit_events`,
+		`INSERT INTO audit_events SELECT seq + 1, id, tenant, action, actor_type, actor_id, actor_name, resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key, occurred_at, recorded_at, prev_hash, hash, hash_version, NULL, NULL, '\xc0'::bytea FROM audit_events`,
 	} {
 		_, err := db.ExecContext(ctx, q)
 		require.Error(t, err, "the database refuses, even to the tables' owner: %s", q)
@@ -350,13 +355,15 @@ func TestRowLevelSecurity(t *testing.T) {
 	l, _, dsn := setup(t, postgres.WithRowLevelSecurity())
 	ctx := t.Context()
 	for i := range 6 {
-		_, err := l.WithTenant([]string{"acme", "globex", ""}[i%3]).Track(ctx, audit.Ref{Type: "user", ID: "u" + strconv.Itoa(i)}, "rls.write", nil)
+		_, err := l.WithTenant([]string{"acme", "globex", ""}[i%3]).Track(ctx, audit.Ref{Type: "user", ID: "u" + strconv.Itoa(i)}, "rls.write", nil,
+			audit.WithTargets(audit.Ref{Type: "doc", ID: "d" + strconv.Itoa(i)}))
 		require.NoError(t, err)
 	}
 	schema := strings.TrimPrefix(dsn, "search_path=")
 	role := newRole(t, schema,
 		`GRANT USAGE ON SCHEMA {schema} TO {role}`,
-		`GRANT SELECT ON {schema}.audit_events, {schema}.audit_counts, {schema}.audit_action_terms, {schema}.audit_events_view TO {role}`)
+		`GRANT SELECT ON {schema}.audit_events, {schema}.audit_counts, {schema}.audit_action_terms, {schema}.audit_targets,
+			{schema}.audit_refs, {schema}.audit_ref_terms, {schema}.audit_events_view TO {role}`)
 	reader, err := sqlx.Open(postgres.DriverName, dsn+" role="+role)
 	require.NoError(t, err)
 	reader.SetMaxOpenConns(1)
@@ -372,8 +379,11 @@ func TestRowLevelSecurity(t *testing.T) {
 	require.Equal(t, 2, count(`SELECT count(*) FROM audit_events`), "the named tenant's rows only")
 	require.Equal(t, 2, count(`SELECT count(*) FROM audit_events_view`), "the view too")
 	require.Zero(t, count(`SELECT count(*) FROM audit_events WHERE tenant <> 'acme'`))
-	require.Zero(t, count(`SELECT count(*) FROM audit_counts WHERE tenant <> 'acme'`), "and the counters")
-	require.Zero(t, count(`SELECT count(*) FROM audit_action_terms WHERE tenant <> 'acme'`), "and the catalogue")
+	for _, table := range []string{"audit_counts", "audit_action_terms", "audit_targets", "audit_refs", "audit_ref_terms"} {
+		require.Zero(t, count(`SELECT count(*) FROM `+table+` WHERE tenant <> 'acme'`), "and in the derived table %s", table)
+	}
+	require.Equal(t, 2, count(`SELECT count(*) FROM audit_refs WHERE kind = 'actor'`), "acme's actors")
+	require.Equal(t, 2, count(`SELECT count(*) FROM audit_targets`), "acme's targets")
 	_, err = reader.ExecContext(ctx, `SET audit.tenant = ''`)
 	require.NoError(t, err)
 	require.Equal(t, 2, count(`SELECT count(*) FROM audit_events`), "the default tenant is named by ''")

@@ -82,15 +82,27 @@ func (s *Store) Get(ctx context.Context, scope audit.Filter, id string) (audit.E
 
 // List implements audit.Store: the page and its total are read in one
 // snapshot.
-func (s *Store) List(ctx context.Context, f audit.Filter, before int64, offset, limit int) (events []audit.Event, total int64, err error) {
+func (s *Store) List(ctx context.Context, f audit.Filter, cursor int64, offset, limit int) (events []audit.Event, total int64, err error) {
 	err = s.readTx(ctx, "list", func(tx *sqlx.Tx) error {
-		events, total, err = s.core.List(ctx, tx, f, before, offset, limit)
+		events, total, err = s.core.List(ctx, tx, f, cursor, offset, limit)
 		return err
 	})
 	if err != nil {
 		return nil, 0, err
 	}
 	return events, total, nil
+}
+
+// Range implements audit.Store, in one snapshot.
+func (s *Store) Range(ctx context.Context, f audit.Filter, cursor int64, limit int) (events []audit.Event, through int64, err error) {
+	err = s.readTx(ctx, "range", func(tx *sqlx.Tx) error {
+		events, through, err = s.core.Range(ctx, tx, f, cursor, limit)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return events, through, nil
 }
 
 // Actions implements audit.Store.
@@ -105,6 +117,22 @@ func (s *Store) Actions(ctx context.Context, scope audit.Filter, prefix string, 
 	out := make([]audit.ActionCount, len(all))
 	for i, a := range all {
 		out[i] = audit.ActionCount{Action: a.Action, Count: a.Count}
+	}
+	return out, nil
+}
+
+// Suggest implements audit.Store.
+func (s *Store) Suggest(ctx context.Context, scope audit.Filter, term string, limit int) ([]audit.Suggestion, error) {
+	if s.closed.Load() {
+		return nil, opErr("suggest", audit.ErrClosed)
+	}
+	found, err := s.core.Suggest(ctx, s.db, scope, term, limit)
+	if err != nil {
+		return nil, opErr("suggest", s.readErr(err))
+	}
+	out := make([]audit.Suggestion, len(found))
+	for i, sg := range found {
+		out[i] = audit.Suggestion(sg)
 	}
 	return out, nil
 }
@@ -129,10 +157,11 @@ func (s *Store) Head(ctx context.Context) (int64, []byte, error) {
 }
 
 // CheckDerived implements audit.DerivedChecker, in one snapshot. The shared
-// recount walks two ordered reads side by side, which one PostgreSQL
-// connection cannot interleave: it runs on two transactions that share a
-// snapshot (pg_export_snapshot), each read on the other one than the read
-// before it.
+// recount walks two ordered reads side by side, and looks rows up while it
+// walks one, which one PostgreSQL connection cannot interleave: it runs on
+// two REPEATABLE READ transactions that share a snapshot
+// (pg_export_snapshot), so that every check, whichever transaction runs
+// it, sees the same log and the same derived tables (see pairTx).
 func (s *Store) CheckDerived(ctx context.Context) (problem string, err error) {
 	if s.closed.Load() {
 		return "", opErr("check derived tables", audit.ErrClosed)
@@ -165,7 +194,10 @@ var snapshotID = regexp.MustCompile(`^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$`)
 
 // pairTx is a read transaction over two transactions of one snapshot: each
 // QueryxContext runs on the other one than the one before it, so that two
-// of its reads can be open at once.
+// of its reads can be open at once, and QueryRowxContext (a lookup while a
+// read is open) on the one the latest QueryxContext did not take. The
+// shared recount never holds more than two reads open, and never looks up
+// while it holds two.
 type pairTx struct {
 	*sqlx.Tx
 	other *sqlx.Tx
@@ -178,24 +210,35 @@ func (p *pairTx) QueryxContext(ctx context.Context, query string, args ...any) (
 	return tx.QueryxContext(ctx, query, args...)
 }
 
-const sqlReadChain = `SELECT seq, id, tenant, action, actor_type, actor_id, actor_name,
-	resource_type, resource_id, resource_name, targets, outcome, metadata, idempotency_key,
-	occurred_at, recorded_at, prev_hash, hash, hash_version
-	FROM audit_events WHERE seq BETWEEN $1 AND $2 ORDER BY seq`
+// sqlReadChain reads the columns audit.ChainColumns names, in its order.
+var sqlReadChain = `SELECT ` + strings.Join(audit.ChainColumns[:], ", ") +
+	` FROM audit_events WHERE seq BETWEEN $1 AND $2 ORDER BY seq`
 
-// chainTypes are the database types of the columns of sqlReadChain, as
-// schema.sql makes them; text says which hold text (as BYTEA).
-var chainTypes = [...]struct {
+// chainType is the database type of a column of sqlReadChain, as
+// schema.sql makes it; text says that it holds text (as BYTEA).
+type chainType struct {
 	name string
 	text bool
-}{
-	{"INT8", false}, {"BYTEA", true}, {"BYTEA", true}, {"BYTEA", true}, // seq, id, tenant, action
-	{"BYTEA", true}, {"BYTEA", true}, {"BYTEA", true}, // actor
-	{"BYTEA", true}, {"BYTEA", true}, {"BYTEA", true}, // resource
-	{"BYTEA", true}, {"BYTEA", true}, {"BYTEA", true}, {"BYTEA", true}, // targets, outcome, metadata, idempotency_key
-	{"INT8", false}, {"INT8", false}, // occurred_at, recorded_at
-	{"BYTEA", false}, {"BYTEA", false}, {"INT4", false}, // prev_hash, hash, hash_version
 }
+
+// chainTypes are the types of the columns of sqlReadChain, in its order:
+// every column text but the integers and the hashes.
+var chainTypes = func() []chainType {
+	types := make([]chainType, len(audit.ChainColumns))
+	for i, c := range audit.ChainColumns {
+		switch c {
+		case "seq", "occurred_at", "recorded_at":
+			types[i] = chainType{"INT8", false}
+		case "hash_version":
+			types[i] = chainType{"INT4", false}
+		case "prev_hash", "hash":
+			types[i] = chainType{"BYTEA", false}
+		default:
+			types[i] = chainType{"BYTEA", true}
+		}
+	}
+	return types
+}()
 
 // ReadChain implements audit.Store. It reads through the driver directly,
 // one row at a time, and hands each value over as the driver returns it

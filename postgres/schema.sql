@@ -12,13 +12,19 @@
 -- (internal/sqlcore) relies on when it merges ordered reads. The
 -- audit_events_view below shows the log as text.
 
--- migration 1: events, counters, action catalogue, append-only triggers, tenant policies
+-- migration 1: events, counters, catalogues of actions, actors and resources, targets, append-only triggers, tenant policies
+
+-- (Migration 1 holds what SQLite's migrations 1 to 4 hold: no release of
+-- this store shipped before the read model, so its first migration is the
+-- whole schema.)
 
 -- audit_events is the log. seq is the gapless position of the event, id the
 -- opaque identifier handed to callers. Times are Unix nanoseconds, UTC.
 -- targets and metadata hold the canonical JSON the chain covers (NULL when
 -- empty). prev_hash and hash hold the hash chain; hash_version is the
--- version of the canonical encoding the hash covers.
+-- version of the canonical encoding the hash covers. The origin columns
+-- hold the request the event came from (Event.Origin), NULL when absent;
+-- the chain covers them from version 3 of the canonical encoding on.
 CREATE TABLE audit_events (
     seq             BIGINT  PRIMARY KEY,
     id              BYTEA   NOT NULL,
@@ -38,7 +44,10 @@ CREATE TABLE audit_events (
     recorded_at     BIGINT  NOT NULL,
     prev_hash       BYTEA   NOT NULL,
     hash            BYTEA   NOT NULL,
-    hash_version    INTEGER NOT NULL
+    hash_version    INTEGER NOT NULL,
+    origin_ip         BYTEA,
+    origin_user_agent BYTEA,
+    origin_request_id BYTEA
 );
 
 -- Ids and idempotency keys (per tenant) are unique: the writer makes them
@@ -54,6 +63,12 @@ CREATE INDEX audit_events_tenant   ON audit_events (tenant, seq);
 CREATE INDEX audit_events_action   ON audit_events (tenant, action, seq);
 CREATE INDEX audit_events_actor    ON audit_events (tenant, actor_id, seq);
 CREATE INDEX audit_events_resource ON audit_events (tenant, resource_id, seq);
+
+-- Failures are few: a partial index per tenant, and one in seq order across
+-- tenants, make the pages of Query.Outcome "failure" index ranges.
+-- Successes walk the tenant's index, where nearly every row matches.
+CREATE INDEX audit_events_failures     ON audit_events (tenant, seq) WHERE outcome = 'failure';
+CREATE INDEX audit_events_failures_all ON audit_events (seq) WHERE outcome = 'failure';
 
 -- Append-only, enforced by the database for every role, the table's owner
 -- included: UPDATE, DELETE and TRUNCATE are refused, and an insert must
@@ -104,6 +119,7 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF NEW.targets = '' OR NEW.metadata = '' OR NEW.idempotency_key = ''
+        OR NEW.origin_ip = '' OR NEW.origin_user_agent = '' OR NEW.origin_request_id = ''
         OR octet_length(NEW.prev_hash) <> 32 OR octet_length(NEW.hash) <> 32 THEN
         RAISE EXCEPTION 'audit_events: a column is not in the form the library writes (an empty string for NULL, a hash of another size)'
             USING ERRCODE = 'insufficient_privilege';
@@ -115,7 +131,9 @@ BEGIN
         || NEW.actor_type || '\x0a'::bytea || NEW.actor_id || '\x0a'::bytea || NEW.actor_name || '\x0a'::bytea
         || NEW.resource_type || '\x0a'::bytea || NEW.resource_id || '\x0a'::bytea || NEW.resource_name || '\x0a'::bytea
         || NEW.outcome || '\x0a'::bytea || coalesce(NEW.targets, '') || '\x0a'::bytea
-        || coalesce(NEW.metadata, '') || '\x0a'::bytea || coalesce(NEW.idempotency_key, ''));
+        || coalesce(NEW.metadata, '') || '\x0a'::bytea || coalesce(NEW.idempotency_key, '') || '\x0a'::bytea
+        || coalesce(NEW.origin_ip, '') || '\x0a'::bytea || coalesce(NEW.origin_user_agent, '') || '\x0a'::bytea
+        || coalesce(NEW.origin_request_id, ''));
     RETURN NEW;
 END
 $$;
@@ -123,10 +141,12 @@ $$;
 CREATE TRIGGER audit_events_insert BEFORE INSERT ON audit_events
     FOR EACH ROW EXECUTE FUNCTION audit_events_insert();
 
--- audit_counts keeps exact totals for the common page shapes, updated in
--- the same transaction as the events, per tenant: kind 'total' (key ''),
--- 'actor' (actor_id), 'resource' (resource_id) and 'action' (the action).
--- The 'action' rows are also the catalogue of distinct actions.
+-- audit_counts keeps exact totals, updated in the same transaction as the
+-- events, per tenant: kind 'total' (key ''), 'action' (the action),
+-- 'failure' (key '') and 'target' (per target id, the events that name it
+-- among their targets but not as their resource). The 'action' rows are
+-- also the catalogue of distinct actions. The counters of actors and
+-- resources are in audit_refs.
 CREATE TABLE audit_counts (
     tenant BYTEA  NOT NULL,
     kind   BYTEA  NOT NULL,
@@ -152,9 +172,81 @@ CREATE TABLE audit_action_terms (
 
 CREATE INDEX audit_action_terms_term ON audit_action_terms (term, action, seg);
 
+-- audit_targets makes the events about a subject (its resource or any of
+-- its targets) an index range: one row per distinct target (id, type) of
+-- an event, except a target equal to the event's resource, which the
+-- resource index already finds.
+CREATE TABLE audit_targets (
+    tenant BYTEA  NOT NULL,
+    id     BYTEA  NOT NULL,
+    type   BYTEA  NOT NULL,
+    seq    BIGINT NOT NULL,
+    PRIMARY KEY (tenant, id, seq, type)
+);
+
+-- audit_refs is the catalogue of actors, resources and targets, with the
+-- number of events of each (id, type) and the latest name it carried: the
+-- totals of the actor, resource and subject filters, and the suggestions
+-- of a search box. kind is 'actor', 'resource' or 'target' ('target'
+-- counts the events that name the ref among their targets but not as their
+-- resource). renamed tells the writer that the last event changed the
+-- name, so that it adds the new name's typeahead term.
+CREATE TABLE audit_refs (
+    tenant  BYTEA   NOT NULL,
+    kind    BYTEA   NOT NULL,
+    id      BYTEA   NOT NULL,
+    type    BYTEA   NOT NULL,
+    name    BYTEA   NOT NULL,
+    n       BIGINT  NOT NULL,
+    renamed BOOLEAN NOT NULL DEFAULT false,
+    PRIMARY KEY (tenant, kind, id, type)
+);
+CREATE INDEX audit_refs_key ON audit_refs (kind, id) WHERE tenant <> '';
+
+-- audit_ref_terms makes suggestions a range scan: every lower-cased name of
+-- each actor (kind 'actor') and of each resource or target (kind
+-- 'resource'), and its lower-cased ID where that differs from the ID (an ID
+-- already in lower case is found by a range of audit_refs itself).
+CREATE TABLE audit_ref_terms (
+    tenant BYTEA NOT NULL,
+    term   BYTEA NOT NULL,
+    kind   BYTEA NOT NULL,
+    id     BYTEA NOT NULL,
+    type   BYTEA NOT NULL,
+    PRIMARY KEY (tenant, term, kind, id, type)
+);
+CREATE INDEX audit_ref_terms_term ON audit_ref_terms (term, kind, id, type) WHERE tenant <> '';
+
+-- audit_targets_of returns the id and type ('' when absent) of each target
+-- of an event, from its targets column, for the recount of audit_targets
+-- and the target counters (Verify). The JSON functions cannot read an
+-- object holding the escape \u0000, which no TEXT can hold: the array is
+-- split with them, but each target's strings are taken by a pattern of the
+-- canonical form ({"type":..,"id":..,"name":..}, each present only when
+-- not empty) and decoded by audit_json_string, into bytes.
+CREATE FUNCTION audit_json_string(lit TEXT) RETURNS BYTEA LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT CASE WHEN strpos(s, E'\\') = 0 THEN convert_to(s, 'UTF8') ELSE (
+        SELECT string_agg(CASE
+                WHEN left(p[1], 1) <> E'\\' THEN convert_to(p[1], 'UTF8')
+                WHEN p[1] = E'\\u0000' THEN decode('00', 'hex')
+                WHEN left(p[1], 2) = E'\\u' THEN convert_to(chr(('x' || substr(p[1], 3))::bit(16)::integer), 'UTF8')
+                ELSE convert_to(translate(substr(p[1], 2), 'bfnrt', E'\b\f\n\r\t'), 'UTF8')
+            END, ''::bytea ORDER BY i)
+        FROM regexp_matches(s, E'\\\\u[0-9a-fA-F]{4}|\\\\.|[^\\\\]+', 'g') WITH ORDINALITY AS x(p, i))
+    END
+    FROM (SELECT substr(lit, 2, length(lit) - 2) AS s) unquoted
+$$;
+
+CREATE FUNCTION audit_targets_of(targets BYTEA) RETURNS TABLE (id BYTEA, type BYTEA)
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT coalesce(audit_json_string(m[2]), ''), coalesce(audit_json_string(m[1]), '')
+    FROM json_array_elements(convert_from(targets, 'UTF8')::json) target,
+        regexp_match(target::text, E'^\\{(?:"type":("(?:[^"\\\\]|\\\\.)*"),?)?(?:"id":("(?:[^"\\\\]|\\\\.)*"),?)?(?:"name":"(?:[^"\\\\]|\\\\.)*")?\\}$') m
+$$;
+
 -- The tenant policies, inert until row-level security is switched on
 -- (WithRowLevelSecurity, or ALTER TABLE ... ENABLE ROW LEVEL SECURITY on
--- the three tables): a role other than the tables' owner (or one with
+-- each of the six tables): a role other than the tables' owner (or one with
 -- BYPASSRLS) then sees and inserts only the rows of the tenant its session
 -- names with SET audit.tenant = 'acme' ('' for the default tenant), and
 -- none while it names none.
@@ -165,6 +257,15 @@ CREATE POLICY audit_counts_tenant ON audit_counts
     USING (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'))
     WITH CHECK (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'));
 CREATE POLICY audit_action_terms_tenant ON audit_action_terms
+    USING (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'))
+    WITH CHECK (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'));
+CREATE POLICY audit_targets_tenant ON audit_targets
+    USING (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'))
+    WITH CHECK (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'));
+CREATE POLICY audit_refs_tenant ON audit_refs
+    USING (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'))
+    WITH CHECK (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'));
+CREATE POLICY audit_ref_terms_tenant ON audit_ref_terms
     USING (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'))
     WITH CHECK (tenant = convert_to(current_setting('audit.tenant', true), 'UTF8'));
 
@@ -186,5 +287,7 @@ SELECT seq, audit_text(id) AS id, audit_text(tenant) AS tenant, audit_text(actio
        audit_text(outcome) AS outcome, audit_text(metadata) AS metadata,
        audit_text(idempotency_key) AS idempotency_key,
        to_timestamp(occurred_at / 1e9) AS occurred_at, to_timestamp(recorded_at / 1e9) AS recorded_at,
-       encode(hash, 'hex') AS hash
+       audit_text(origin_ip) AS origin_ip, audit_text(origin_user_agent) AS origin_user_agent,
+       audit_text(origin_request_id) AS origin_request_id,
+       encode(hash, 'hex') AS hash, hash_version
 FROM audit_events;

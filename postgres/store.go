@@ -121,7 +121,7 @@ func newStore(ctx context.Context, db *sqlx.DB, o options) (*Store, error) {
 	// input.
 	s.lock = `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockSpaceHead) + `, ` + strconv.Itoa(int(int32(oid))) + `)`
 	if o.rowLevelSecurity {
-		for _, table := range []string{"audit_events", "audit_counts", "audit_action_terms"} {
+		for _, table := range rlsTables {
 			if _, err := db.ExecContext(ctx, `ALTER TABLE `+table+` ENABLE ROW LEVEL SECURITY`); err != nil {
 				return nil, opErr("row-level security", classify(err))
 			}
@@ -129,6 +129,10 @@ func newStore(ctx context.Context, db *sqlx.DB, o options) (*Store, error) {
 	}
 	return s, nil
 }
+
+// rlsTables are the tables that carry a tenant policy: the log and every
+// table derived from it.
+var rlsTables = []string{"audit_events", "audit_counts", "audit_action_terms", "audit_targets", "audit_refs", "audit_ref_terms"}
 
 // The advisory lock spaces (the first key of the two-key form) of the
 // store: one for migrations, keyed on the schema; one for the head, keyed
