@@ -6,8 +6,14 @@
 //
 // It runs the same SQL as the SQLite store (the repository's
 // internal/sqlcore, through audit.SQLCodec) and gives the same guarantees:
-// exact totals from counters kept in the write transaction, typeahead from
-// a catalogue, keyset paging, and one hash chain over every event.
+// exact totals from counters kept in the write transaction, typeahead and
+// suggestions from catalogues, the events of a subject from an index of
+// targets, keyset paging and walks (All, Tail, Export), one hash chain over
+// every event, and a recount of every derived table in Verify.
+//
+// The pool needs four connections at least: one for appends, one for the
+// listener of a Logger's tails (see Notifications), two for Verify's
+// recount, which reads two ordered results side by side.
 //
 // # Many writers on many machines
 //
@@ -50,12 +56,16 @@
 // Every commit that appends events sends NOTIFY on NotifyChannel with the
 // Seq of the newest event it appended as the payload, and nothing else, so
 // that a reader that LISTENs learns that the log moved and reads from its
-// last Seq. Store.Notifications listens for you.
+// last Seq. Store.Notifications listens for you. The Store is an
+// audit.Notifier: while a Logger's Tail runs, the Logger listens through
+// it, so that its tails yield the events of every process at once, not at
+// their next poll.
 //
 // # Row-level security
 //
 // The schema carries a tenant policy keyed on the session setting
 // audit.tenant, inert until row-level security is switched on
 // (WithRowLevelSecurity): then a role other than the tables' owner sees
-// only the rows of the tenant its session names.
+// only the rows of the tenant its session names, in the log and in every
+// table derived from it.
 package postgres

@@ -64,7 +64,7 @@ func TestMigrateOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range servers {
 		wg.Go(func() {
-			s, err := postgres.Open(t.Context(), dsn, postgres.WithMaxConns(3))
+			s, err := postgres.Open(t.Context(), dsn, postgres.WithMaxConns(4))
 			if err != nil {
 				errs[i] = err
 				return
@@ -308,32 +308,22 @@ func TestNotify(t *testing.T) {
 		}
 		finished <- err
 	}()
-	// Notifications sent before it listens are lost: write until one
-	// arrives, then one more, which must arrive.
-	heard := false
-	for range 100 {
-		_, err := l.Track(ctx, nil, "notify.warmup", nil)
-		require.NoError(t, err)
-		select {
-		case <-seqs:
-			heard = true
-		case <-time.After(100 * time.Millisecond):
-		}
-		if heard {
-			break
-		}
-	}
-	require.True(t, heard, "Notifications yields the seq of each commit")
-	for len(seqs) > 0 {
-		<-seqs
-	}
-	e, err = l.Track(ctx, nil, "notify.iter", nil)
-	require.NoError(t, err)
+	// It yields 0 once it listens: what is written from then on is heard.
 	select {
 	case seq := <-seqs:
-		require.Equal(t, e.Seq, seq)
+		require.Zero(t, seq, "Notifications yields 0 first, once it listens")
 	case <-time.After(10 * time.Second):
-		t.Fatal("no notification")
+		t.Fatal("Notifications did not start listening")
+	}
+	for i := range 3 {
+		e, err := l.Track(ctx, nil, "notify.iter", nil)
+		require.NoError(t, err)
+		select {
+		case seq := <-seqs:
+			require.Equal(t, e.Seq, seq, "Notifications yields the seq of each commit (%d)", i)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no notification")
+		}
 	}
 	stop()
 	select {
@@ -391,4 +381,56 @@ func TestRowLevelSecurity(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rep.OK, "%+v", rep)
 	require.Equal(t, int64(6), rep.Checked)
+}
+
+// TestTailHearsOtherStores: a Tail yields at once what another store (as
+// another process would) commits, woken by NOTIFY through the Logger's
+// listener: its poll interval, an hour, cannot be what delivers it. The
+// listener's connection goes back to the pool when the tail ends.
+func TestTailHearsOtherStores(t *testing.T) {
+	t.Parallel()
+	s, dsn := openStore(t)
+	l, err := audit.New(s, audit.WithTailPoll(time.Hour))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, l.Close()) })
+	other, err := postgres.Open(t.Context(), dsn, postgres.WithMaxConns(4))
+	require.NoError(t, err)
+	writer, err := audit.New(other)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, writer.Close()) })
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	got := make(chan audit.Event, 10)
+	failed := make(chan error, 1)
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		for e, err := range l.Tail(ctx, 0, audit.Query{Action: "tail.elsewhere"}) {
+			if err != nil {
+				failed <- err
+				return
+			}
+			got <- e
+		}
+	}()
+	for i := range 3 {
+		e, err := writer.Track(ctx, nil, "tail.elsewhere", nil)
+		require.NoError(t, err)
+		select {
+		case g := <-got:
+			require.Equal(t, e.Seq, g.Seq, "Tail yields event %d of another store", i)
+		case err := <-failed:
+			t.Fatal(err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Tail did not yield event %d of another store: only NOTIFY wakes it before its hourly poll", i)
+		}
+	}
+	cancel()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Tail did not end with its context")
+	}
+	require.Zero(t, s.DB().Stats().InUse, "the listener's connection is back in the pool once the tail ends")
 }

@@ -13,14 +13,18 @@ import (
 )
 
 // Notifications LISTENs on NotifyChannel on a connection of its own from
-// the store's pool and yields the Seq each notification carries: the newest
-// event of a commit, by any process, on this database. It runs until ctx
+// the store's pool and yields 0 once it is listening, then the Seq each
+// notification carries: the newest event of a commit, by any process, on
+// this database. (After the 0, a read of the log misses no commit that
+// will not be notified: read then, and on each Seq.) It runs until ctx
 // ends (then it stops without an error) or the caller stops iterating, and
 // yields an error once, then stops, when listening fails. Notifications
 // that arrive while the caller is busy queue up on the connection; a Seq
 // can be older than one already yielded (commits notify in the order they
 // finish), so a reader reads on from the highest Seq it has seen. The
 // connection is given back to the pool afterwards, listening to nothing.
+// It implements audit.Notifier: while a Logger.Tail runs, the Logger
+// listens through it, on one connection of the pool.
 func (s *Store) Notifications(ctx context.Context) iter.Seq2[int64, error] {
 	return func(yield func(int64, error) bool) {
 		if s.closed.Load() {
@@ -54,6 +58,9 @@ func (s *Store) Notifications(ctx context.Context) iter.Seq2[int64, error] {
 					_, _ = pc.Exec(unlisten, `UNLISTEN `+NotifyChannel)
 				}
 			}()
+			if !yield(0, nil) {
+				return nil
+			}
 			for {
 				n, err := pc.WaitForNotification(ctx)
 				if err != nil {

@@ -18,8 +18,9 @@ type options struct {
 }
 
 // minConns is the smallest pool the store works with: one connection for
-// appends, two for the recount of CheckDerived (two reads at once).
-const minConns = 3
+// appends, one for the listener of a Logger's tails (see Notifications),
+// two for the recount of CheckDerived (two reads at once).
+const minConns = 4
 
 // DefaultMaxConns is how many connections the pool Open makes holds at
 // most: one for appends, the rest for reads.
@@ -38,10 +39,10 @@ func buildOptions(opts []Option) (options, error) {
 	return o, nil
 }
 
-// WithMaxConns bounds the connections of the pool Open makes (at least
-// minConns: one appends while the others read, and Verify's recount of the
-// derived tables reads on two at once). New takes the caller's pool as it is
-// and refuses this option.
+// WithMaxConns bounds the connections of the pool Open makes: 4 at least,
+// as one appends, one listens while a Logger's Tail runs, and Verify's
+// recount of the derived tables reads on two at once. New takes the
+// caller's pool as it is and refuses this option.
 func WithMaxConns(n int) Option {
 	return func(o *options) error {
 		if n < minConns {

@@ -166,6 +166,10 @@ func (s *Store) CheckDerived(ctx context.Context) (problem string, err error) {
 	if s.closed.Load() {
 		return "", opErr("check derived tables", audit.ErrClosed)
 	}
+	// Two recounts at once, each holding one connection while it waits
+	// for its second, could wait for ever on a small pool.
+	s.recount.Lock()
+	defer s.recount.Unlock()
 	err = s.readTx(ctx, "check derived tables", func(a *sqlx.Tx) error {
 		var snapshot string
 		if err := a.GetContext(ctx, &snapshot, `SELECT pg_export_snapshot()`); err != nil {

@@ -41,6 +41,8 @@ type Store struct {
 	core *sqlcore.Store[audit.Event]
 	lock string // the statement that takes the head lock
 
+	recount sync.Mutex // one CheckDerived at a time: each holds two connections
+
 	mu     sync.Mutex // serializes appends on w
 	w      *sqlx.Conn // nil until the first append, and after a broken one
 	stmts  *sqlcore.Stmts
@@ -53,6 +55,7 @@ var (
 	_ audit.Store          = (*Store)(nil)
 	_ audit.TxStore        = (*Store)(nil)
 	_ audit.DerivedChecker = (*Store)(nil)
+	_ audit.Notifier       = (*Store)(nil)
 )
 
 // Open connects to the database dsn names (a URL or key=value string, as
@@ -85,15 +88,15 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 // own database db (opened with driver DriverName) and returns a store on
 // it, for audit.New and for Logger.TrackTx on transactions of db. The store
 // takes one connection of db's pool for its appends and reads through the
-// others (two at once for Verify's recount of the derived tables), so db
-// must allow three open connections at least; Close gives the
-// connection back and leaves db open.
+// others (one listens while a Logger's Tail runs, two at once for Verify's
+// recount of the derived tables), so db must allow four open connections
+// at least; Close gives the appends' connection back and leaves db open.
 func New(ctx context.Context, db *sqlx.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, opErr("new", errors.New("nil db"))
 	}
 	if n := db.Stats().MaxOpenConnections; n > 0 && n < minConns {
-		return nil, opErr("new", fmt.Errorf("db allows %d open connections; the store keeps one for its appends and reads on two at once", n))
+		return nil, opErr("new", fmt.Errorf("db allows %d open connections; the store needs %d: one for its appends, one for a tail's listener, two for Verify's recount", n, minConns))
 	}
 	o, err := buildOptions(opts)
 	if err != nil {
