@@ -434,3 +434,44 @@ func TestTailHearsOtherStores(t *testing.T) {
 	}
 	require.Zero(t, s.DB().Stats().InUse, "the listener's connection is back in the pool once the tail ends")
 }
+
+// TestOriginInTheChain: ReadChain hands the origin columns over as text and
+// hash_version as an integer, and Verify catches an origin changed, or
+// stored as an empty string, under the triggers' back.
+func TestOriginInTheChain(t *testing.T) {
+	t.Parallel()
+	l, s, _ := setup(t)
+	ctx := audit.ContextWithOrigin(t.Context(), audit.Origin{IP: "192.0.2.1", UserAgent: "curl/8.5", RequestID: "req-1"})
+	e, err := l.Track(ctx, nil, "origin.kept", nil)
+	require.NoError(t, err)
+	col := map[string]int{}
+	for i, c := range audit.ChainColumns {
+		col[c] = i
+	}
+	err = s.ReadChain(ctx, e.Seq, e.Seq, func(ce audit.ChainEntry) error {
+		require.Equal(t, "192.0.2.1", ce.Values[col["origin_ip"]])
+		require.Equal(t, "curl/8.5", ce.Values[col["origin_user_agent"]])
+		require.Equal(t, "req-1", ce.Values[col["origin_request_id"]])
+		require.Equal(t, int64(e.ChainVersion), ce.Values[col["hash_version"]])
+		return nil
+	})
+	require.NoError(t, err)
+
+	for _, c := range []struct{ set, reason string }{
+		{`origin_ip = convert_to('203.0.113.9', 'UTF8')`, "altered"},
+		{`origin_request_id = ''`, "malformed"},
+	} {
+		tx, err := s.DB().BeginTxx(ctx, nil)
+		require.NoError(t, err)
+		_, err = tx.ExecContext(ctx, `SET LOCAL session_replication_role = replica`)
+		require.NoError(t, err)
+		_, err = tx.ExecContext(ctx, `UPDATE audit_events SET `+c.set+` WHERE seq = $1`, e.Seq)
+		require.NoError(t, err)
+		require.NoError(t, tx.Commit())
+		rep, err := l.Verify(ctx)
+		require.NoError(t, err)
+		require.False(t, rep.OK, c.set)
+		require.Equal(t, e.Seq, rep.FirstBad, rep.Reason)
+		require.True(t, strings.HasPrefix(rep.Reason, c.reason), "%s: %s", c.set, rep.Reason)
+	}
+}
