@@ -62,7 +62,8 @@ func (dialect) MaxText(expr string) string {
 }
 
 // TargetsOf expands every event's targets with audit_targets_of (see
-// schema.sql), which reads the canonical JSON into bytes.
+// schema.sql), which reads the canonical JSON into bytes, the escape
+// \u0000 included (jsonb alone refuses it).
 func (dialect) TargetsOf() string { return targetsOf }
 
 const targetsOf = `SELECT e.tenant AS tenant, t.id AS id, t.type AS type, e.seq AS seq,

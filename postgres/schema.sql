@@ -218,30 +218,24 @@ CREATE TABLE audit_ref_terms (
 CREATE INDEX audit_ref_terms_term ON audit_ref_terms (term, kind, id, type) WHERE tenant <> '';
 
 -- audit_targets_of returns the id and type ('' when absent) of each target
--- of an event, from its targets column, for the recount of audit_targets
--- and the target counters (Verify). The JSON functions cannot read an
--- object holding the escape \u0000, which no TEXT can hold: the array is
--- split with them, but each target's strings are taken by a pattern of the
--- canonical form ({"type":..,"id":..,"name":..}, each present only when
--- not empty) and decoded by audit_json_string, into bytes.
-CREATE FUNCTION audit_json_string(lit TEXT) RETURNS BYTEA LANGUAGE sql IMMUTABLE STRICT AS $$
-    SELECT CASE WHEN strpos(s, E'\\') = 0 THEN convert_to(s, 'UTF8') ELSE (
-        SELECT string_agg(CASE
-                WHEN left(p[1], 1) <> E'\\' THEN convert_to(p[1], 'UTF8')
-                WHEN p[1] = E'\\u0000' THEN decode('00', 'hex')
-                WHEN left(p[1], 2) = E'\\u' THEN convert_to(chr(('x' || substr(p[1], 3))::bit(16)::integer), 'UTF8')
-                ELSE convert_to(translate(substr(p[1], 2), 'bfnrt', E'\b\f\n\r\t'), 'UTF8')
-            END, ''::bytea ORDER BY i)
-        FROM regexp_matches(s, E'\\\\u[0-9a-fA-F]{4}|\\\\.|[^\\\\]+', 'g') WITH ORDINALITY AS x(p, i))
-    END
-    FROM (SELECT substr(lit, 2, length(lit) - 2) AS s) unquoted
-$$;
-
+-- of an event, as bytes, from its targets column (canonical JSON), for the
+-- recount of audit_targets and of the target counters in Verify. jsonb
+-- reads them, except that it refuses the escape \u0000 (no TEXT holds the
+-- byte 0x00): the targets of an event that has one are first rewritten so
+-- that jsonb yields bytea's escape format, which decode() reads into bytes:
+-- each escaped backslash (\\) doubled, then each \u0000 that is an escape
+-- (after an even run of backslashes) written as an escaped \000.
+-- '\x5c7530303030' is the six bytes of the text \u0000.
 CREATE FUNCTION audit_targets_of(targets BYTEA) RETURNS TABLE (id BYTEA, type BYTEA)
-LANGUAGE sql IMMUTABLE STRICT AS $$
-    SELECT coalesce(audit_json_string(m[2]), ''), coalesce(audit_json_string(m[1]), '')
-    FROM json_array_elements(convert_from(targets, 'UTF8')::json) target,
-        regexp_match(target::text, E'^\\{(?:"type":("(?:[^"\\\\]|\\\\.)*"),?)?(?:"id":("(?:[^"\\\\]|\\\\.)*"),?)?(?:"name":"(?:[^"\\\\]|\\\\.)*")?\\}$') m
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT convert_to(coalesce(t->>'id', ''), 'UTF8'), convert_to(coalesce(t->>'type', ''), 'UTF8')
+    FROM jsonb_array_elements(CASE WHEN position('\x5c7530303030'::bytea IN targets) = 0
+        THEN convert_from(targets, 'UTF8')::jsonb END) t
+    UNION ALL
+    SELECT decode(coalesce(t->>'id', ''), 'escape'), decode(coalesce(t->>'type', ''), 'escape')
+    FROM jsonb_array_elements(CASE WHEN position('\x5c7530303030'::bytea IN targets) > 0
+        THEN regexp_replace(replace(convert_from(targets, 'UTF8'), '\\', '\\\\'),
+            '(?<!\\)((?:\\\\)*)\\u0000', '\1\\\\000', 'g')::jsonb END) t
 $$;
 
 -- The tenant policies, inert until row-level security is switched on
