@@ -153,6 +153,12 @@ func testTampering(t *testing.T, newStore NewStore, o Options) {
 		{"truncated", `DELETE FROM audit_events WHERE seq >= ?`, []any{7}, 7, "truncated", true},
 		{"counter", `UPDATE audit_counts SET n = n + 1 WHERE kind = 'total'`, nil, 0, "derived", false},
 		{"catalogue", `DELETE FROM audit_action_terms WHERE seg = 1`, nil, 0, "derived", false},
+		{"ref counter", `UPDATE audit_refs SET n = n + 1 WHERE kind = 'actor' AND id = ?`, []any{"2"}, 0, "derived", false},
+		{"failure counter", `INSERT INTO audit_counts (tenant, kind, key, n) VALUES (?, ?, ?, ?)`, []any{"tenant-b", "failure", "", 1}, 0, "derived", false},
+		{"target row", `DELETE FROM audit_targets WHERE seq = ?`, []any{4}, 0, "derived", false},
+		{"stray target row", `INSERT INTO audit_targets (tenant, id, type, seq) VALUES (?, ?, ?, ?)`, []any{"", "3", "project", 5}, 0, "derived", false},
+		{"ref term", `DELETE FROM audit_ref_terms WHERE kind = 'actor'`, nil, 0, "derived", false},
+		{"stray ref term", `INSERT INTO audit_ref_terms (tenant, term, kind, id, type) VALUES (?, ?, ?, ?, ?)`, []any{"", "ghost", "actor", "nobody", "user"}, 0, "derived", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
