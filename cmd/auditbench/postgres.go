@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -148,9 +149,18 @@ func trackPG(ctx context.Context, dsn string, procs, callers int, args []trackAr
 	return ingestResult{Name: "Track", Events: len(args), Dur: dur}, firstErr
 }
 
-// pgColumns are the columns of audit_events, in order.
-const pgColumns = `seq, id, tenant, action, actor_type, actor_id, actor_name, resource_type, resource_id,
-	resource_name, targets, outcome, metadata, idempotency_key, occurred_at, recorded_at, prev_hash, hash, hash_version`
+// pgColumns are the columns of audit_events, in order; pgColumnCount how
+// many.
+const (
+	pgColumns = `seq, id, tenant, action, actor_type, actor_id, actor_name, resource_type, resource_id,
+	resource_name, targets, outcome, metadata, idempotency_key, occurred_at, recorded_at, prev_hash, hash, hash_version,
+	origin_ip, origin_user_agent, origin_request_id`
+	pgColumnCount = 22
+)
+
+// pgTextColumn reports whether column i of pgColumns holds text (BYTEA in
+// audit_events, TEXT in naive_text).
+func pgTextColumn(i int) bool { return i >= 1 && i <= 13 || i >= 19 }
 
 // pgTextTable is audit_events with TEXT columns in the C collation (which
 // compares bytewise, as BYTEA does), to measure what BYTEA costs.
@@ -161,7 +171,8 @@ const pgTextTable = `CREATE TABLE naive_text (
 	resource_id TEXT COLLATE "C" NOT NULL, resource_name TEXT COLLATE "C" NOT NULL, targets TEXT COLLATE "C",
 	outcome TEXT COLLATE "C" NOT NULL, metadata TEXT COLLATE "C", idempotency_key TEXT COLLATE "C",
 	occurred_at BIGINT NOT NULL, recorded_at BIGINT NOT NULL, prev_hash BYTEA NOT NULL, hash BYTEA NOT NULL,
-	hash_version INTEGER NOT NULL);
+	hash_version INTEGER NOT NULL, origin_ip TEXT COLLATE "C", origin_user_agent TEXT COLLATE "C",
+	origin_request_id TEXT COLLATE "C");
 CREATE INDEX ON naive_text (id);
 CREATE INDEX ON naive_text (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX ON naive_text (tenant, seq);
@@ -228,7 +239,7 @@ func readPGRows(ctx context.Context, db *sqlx.DB) ([][]any, error) {
 	defer rows.Close()
 	var out [][]any
 	for rows.Next() {
-		vals := make([]any, 19)
+		vals := make([]any, pgColumnCount)
 		ptrs := make([]any, len(vals))
 		for i := range vals {
 			ptrs[i] = &vals[i]
@@ -241,11 +252,11 @@ func readPGRows(ctx context.Context, db *sqlx.DB) ([][]any, error) {
 	return out, rows.Err()
 }
 
-// textRow returns row with its text columns (1 to 13) as strings.
+// textRow returns row with its text columns as strings.
 func textRow(row []any) []any {
 	out := make([]any, len(row))
 	for i, v := range row {
-		if b, ok := v.([]byte); ok && i >= 1 && i <= 13 {
+		if b, ok := v.([]byte); ok && pgTextColumn(i) {
 			v = string(b)
 		}
 		out[i] = v
@@ -254,7 +265,11 @@ func textRow(row []any) []any {
 }
 
 func insertPG(table string) string {
-	return `INSERT INTO ` + table + ` (` + pgColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`
+	ph := make([]string, pgColumnCount)
+	for i := range ph {
+		ph[i] = "$" + strconv.Itoa(i+1)
+	}
+	return `INSERT INTO ` + table + ` (` + pgColumns + `) VALUES (` + strings.Join(ph, ", ") + `)`
 }
 
 // naivePG inserts every row with its own autocommit INSERT, from workers
@@ -350,7 +365,7 @@ func (b *pgBench) sizes(ctx context.Context, cfg config) ([]sizeResult, error) {
 		}
 		have = size
 		logf("  seeded %d rows in %.1fs: %.0f rows/s", r.Seeded, r.SeedDur.Seconds(), float64(r.Seeded)/r.SeedDur.Seconds())
-		for _, table := range []string{"audit_events", "audit_counts", "audit_action_terms"} {
+		for _, table := range []string{"audit_events", "audit_counts", "audit_action_terms", "audit_targets", "audit_refs", "audit_ref_terms"} {
 			if _, err := db.ExecContext(ctx, `VACUUM ANALYZE `+table); err != nil {
 				return nil, err
 			}
