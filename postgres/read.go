@@ -198,10 +198,10 @@ var snapshotID = regexp.MustCompile(`^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$`)
 
 // pairTx is a read transaction over two transactions of one snapshot: each
 // QueryxContext runs on the other one than the one before it, so that two
-// of its reads can be open at once, and QueryRowxContext (a lookup while a
-// read is open) on the one the latest QueryxContext did not take. The
-// shared recount never holds more than two reads open, and never looks up
-// while it holds two.
+// of its reads can be open at once, and QueryRowxContext and SelectContext
+// (lookups, which may come while a read is open) on the one the latest
+// QueryxContext did not take. The shared recount never holds more than two
+// reads open, and never looks up while it holds two.
 type pairTx struct {
 	*sqlx.Tx
 	other *sqlx.Tx
