@@ -279,7 +279,7 @@ func (s *Store[E]) searchArms(ctx context.Context, q Querier, f Filter) ([]arm, 
 func (s *Store[E]) searchArmsSQL(term string) (string, []any) {
 	cond, args := termRange(term)
 	return `SELECT c.tenant, c.key, c.n FROM (SELECT DISTINCT tenant, action FROM audit_action_terms WHERE ` + cond + `) t
-		` + s.Dialect.OrderedJoin() + ` audit_counts c ON c.tenant = t.tenant AND c.kind = 'action' AND c.key = t.action`, args
+		` + s.Dialect.OrderedJoin(`audit_counts`, `c`, `c.tenant = t.tenant AND c.kind = 'action' AND c.key = t.action`), args
 }
 
 // allTenantsSQL selects what (count(*) or seq) of the events f matches in

@@ -23,9 +23,12 @@ type Dialect interface {
 	// Unindexed returns column written so that the planner uses no index
 	// for the condition on it (SQLite's "+column"), or column itself.
 	Unindexed(column string) string
-	// OrderedJoin returns the join that keeps its left side as the outer
-	// loop (SQLite's "CROSS JOIN"), or a plain "JOIN".
-	OrderedJoin() string
+	// OrderedJoin returns the join of table (as alias) on the condition on
+	// that keeps the left side as the outer loop, each of its rows looking
+	// its matches up by index: SQLite's "CROSS JOIN table alias ON on". The
+	// left side is a few rows (candidates, typeahead pairs) and table is
+	// large; a planner that would rather scan table must be kept from it.
+	OrderedJoin(table, alias, on string) string
 	// MaxText returns the aggregate of the greatest value of expr, a
 	// text column (or an expression of one), in byte order, ignoring
 	// NULLs: SQLite's max(expr). (PostgreSQL has no max of BYTEA.)

@@ -129,7 +129,7 @@ func (s *Store[E]) suggestRefsSQL(scope Filter, term string, limit int) (string,
 		// The candidates are the outer loop (a few); the planner would
 		// otherwise read every target ref of the tenant.
 		parts[i] = `SELECT m.kind AS kind, m.id AS id, m.type AS type, r.name AS name, r.n AS n, ` + a.own + ` AS own FROM m
-			` + s.Dialect.OrderedJoin() + ` audit_refs r ON ` + a.tenant + ` AND r.kind = ` + a.kind + ` AND r.id = m.id AND r.type = m.type`
+			` + s.Dialect.OrderedJoin(`audit_refs`, `r`, a.tenant+` AND r.kind = `+a.kind+` AND r.id = m.id AND r.type = m.type`)
 		if a.kind == "'target'" {
 			parts[i] += ` WHERE m.kind = 'resource'`
 		}
