@@ -208,6 +208,7 @@ type core struct {
 	checkpoints *checkpointer // nil without WithCheckpointFile
 
 	commits commitSignal // wakes tails after each commit of this process
+	watch   tailWatch    // wakes them after other processes' commits, on a Notifier
 }
 
 type writeRequest struct {
@@ -358,6 +359,7 @@ func (l *Logger) Close() error {
 		c.mu.Unlock()
 		close(c.stopTick)
 		c.ticking.Wait()
+		c.watch.close()
 		c.checkpointHead(true)
 		c.closeErr = c.store.Close()
 	})

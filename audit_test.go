@@ -35,11 +35,14 @@ func setup(t *testing.T, opts ...audit.Option) (*audit.Logger, string) {
 
 func TestSQLiteConformance(t *testing.T) {
 	t.Parallel()
-	audittest.Run(t, func(t *testing.T) audit.Store {
-		s, err := audit.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "audit.db"))
+	files := &sqliteFiles{paths: map[audit.Store]string{}}
+	audittest.RunWith(t, func(t *testing.T) audit.Store {
+		path := filepath.Join(t.TempDir(), "audit.db")
+		s, err := audit.OpenSQLite(context.Background(), path)
 		require.NoError(t, err)
+		files.add(s, path)
 		return s
-	})
+	}, files.options())
 }
 
 // openAppDB opens an application's own database, as an application would.
@@ -53,14 +56,90 @@ func openAppDB(t *testing.T, path string) *sqlx.DB {
 
 func TestSQLiteInApplicationDatabaseConformance(t *testing.T) {
 	t.Parallel()
-	audittest.Run(t, func(t *testing.T) audit.Store {
-		db := openAppDB(t, filepath.Join(t.TempDir(), "app.db"))
+	files := &sqliteFiles{paths: map[audit.Store]string{}}
+	audittest.RunWith(t, func(t *testing.T) audit.Store {
+		path := filepath.Join(t.TempDir(), "app.db")
+		db := openAppDB(t, path)
 		_, err := db.Exec(`CREATE TABLE projects (id INTEGER PRIMARY KEY, name TEXT)`)
 		require.NoError(t, err)
 		s, err := audit.NewSQLiteStore(context.Background(), db)
 		require.NoError(t, err)
+		files.add(s, path)
 		return s
-	})
+	}, files.options())
+}
+
+// sqliteFiles knows the file of each store a conformance test made, and
+// gives the suite its hooks on them.
+type sqliteFiles struct {
+	mu    sync.Mutex
+	paths map[audit.Store]string
+}
+
+func (f *sqliteFiles) add(s audit.Store, path string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.paths[s] = path
+}
+
+func (f *sqliteFiles) path(t *testing.T, s audit.Store) string {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.paths[s]
+	require.True(t, ok, "a store this test did not make")
+	return p
+}
+
+// open opens a connection pool of its own on the file of s, as another
+// program would.
+func (f *sqliteFiles) open(t *testing.T, s audit.Store) *sqlx.DB {
+	t.Helper()
+	db := openAppDB(t, f.path(t, s))
+	db.SetMaxOpenConns(1)
+	return db
+}
+
+func (f *sqliteFiles) options() audittest.Options {
+	return audittest.Options{
+		Exec: func(t *testing.T, s audit.Store, query string, args ...any) error {
+			_, err := f.open(t, s).ExecContext(t.Context(), query, args...)
+			return err
+		},
+		// Tamper drops the triggers of audit_events, runs query and puts
+		// them back, in one transaction, as anyone who can write the file
+		// can.
+		Tamper: func(t *testing.T, s audit.Store, query string, args ...any) {
+			ctx := t.Context()
+			db := f.open(t, s)
+			tx, err := db.BeginTxx(ctx, nil)
+			require.NoError(t, err)
+			defer tx.Rollback() //nolint:errcheck // committed below
+			var triggers []struct{ Name, SQL string }
+			require.NoError(t, tx.SelectContext(ctx, &triggers, `SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'`))
+			for _, tr := range triggers {
+				_, err := tx.ExecContext(ctx, `DROP TRIGGER `+tr.Name)
+				require.NoError(t, err)
+			}
+			_, err = tx.ExecContext(ctx, query, args...)
+			require.NoError(t, err)
+			for _, tr := range triggers {
+				_, err := tx.ExecContext(ctx, tr.SQL)
+				require.NoError(t, err)
+			}
+			require.NoError(t, tx.Commit())
+		},
+		BeginTx: func(t *testing.T, s audit.Store) *sqlx.Tx {
+			tx, err := f.open(t, s).BeginTxx(t.Context(), nil)
+			require.NoError(t, err)
+			return tx
+		},
+		Reopen: func(t *testing.T, s audit.Store) audit.Store {
+			s2, err := audit.OpenSQLite(context.Background(), f.path(t, s))
+			require.NoError(t, err)
+			return s2
+		},
+	}
 }
 
 func TestOpenConfiguresAndMigrates(t *testing.T) {

@@ -341,7 +341,8 @@ func WithWriteTimeout(d time.Duration) Option {
 // WithTailPoll sets how often Tail looks for events written by another
 // process on the same database (default DefaultTailPoll, 250 ms): the most
 // such an event waits before a tail yields it. Events of this process wake
-// tails at once.
+// tails at once, and so do other processes' on a store that is a Notifier
+// (the poll is then a fallback).
 func WithTailPoll(d time.Duration) Option {
 	return option("WithTailPoll", scopeLogger, func(o *options) error {
 		if err := positive(d); err != nil {

@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"iter"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -387,4 +389,95 @@ func TestTailSeesOtherProcesses(t *testing.T) {
 	for i, e := range r.events {
 		require.Equal(t, int64(i+2), e.Seq, "in order, none skipped or repeated")
 	}
+}
+
+// notifyingStore is a SQLite store that hears of commits as a
+// audit.Notifier does: the test sends on notify what a NOTIFY would carry.
+type notifyingStore struct {
+	*audit.SQLiteStore
+	notify    chan int64
+	listening atomic.Int32 // how many Notifications run
+}
+
+func (s *notifyingStore) Notifications(ctx context.Context) iter.Seq2[int64, error] {
+	return func(yield func(int64, error) bool) {
+		s.listening.Add(1)
+		defer s.listening.Add(-1)
+		if !yield(0, nil) {
+			return
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case seq := <-s.notify:
+				if !yield(seq, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// TestTailWokenByNotifier: on a store that is a Notifier, a Tail yields what
+// another process commits as soon as the store hears of it, not at its
+// poll (an hour here); one listener serves the tails while they run, and
+// ends with the last of them, or with Close.
+func TestTailWokenByNotifier(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	sqlite, err := audit.OpenSQLite(ctx, path)
+	require.NoError(t, err)
+	s := &notifyingStore{SQLiteStore: sqlite, notify: make(chan int64)}
+	l, err := audit.New(s, audit.WithTailPoll(time.Hour))
+	require.NoError(t, err)
+	defer l.Close()
+	other, err := audit.Open(ctx, path) // another process, as far as l knows
+	require.NoError(t, err)
+	defer other.Close()
+
+	tail := func(ctx context.Context, got chan<- audit.Event) chan struct{} {
+		ended := make(chan struct{})
+		go func() {
+			defer close(ended)
+			for e, err := range l.Tail(ctx, 0, audit.Query{}) {
+				if err != nil {
+					return
+				}
+				got <- e
+			}
+		}()
+		return ended
+	}
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	got := make(chan audit.Event, 10)
+	ended := tail(tctx, got)
+	for i := range 3 {
+		e, err := other.Track(ctx, nil, "tail.elsewhere", nil)
+		require.NoError(t, err)
+		select {
+		case s.notify <- e.Seq:
+		case <-time.After(10 * time.Second):
+			t.Fatal("nothing listens while a Tail runs")
+		}
+		select {
+		case g := <-got:
+			require.Equal(t, e.Seq, g.Seq, "Tail yields event %d of the other process once the store hears of it", i)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Tail did not yield event %d: the notification did not wake it", i)
+		}
+	}
+	require.Equal(t, int32(1), s.listening.Load(), "one listener")
+	cancel()
+	<-ended
+	require.Zero(t, s.listening.Load(), "the listener ends with the last tail")
+
+	tctx2, cancel2 := context.WithCancel(ctx)
+	defer cancel2()
+	tail(tctx2, make(chan audit.Event, 10))
+	require.Eventually(t, func() bool { return s.listening.Load() == 1 }, 10*time.Second, time.Millisecond, "a new tail listens again")
+	require.NoError(t, l.Close())
+	require.Zero(t, s.listening.Load(), "Close ends the listener")
 }

@@ -498,12 +498,16 @@ func appendResults(results []sqlcore.Result[Event]) []AppendResult {
 type sqliteDialect struct{}
 
 func (sqliteDialect) Rebind(query string) string     { return query }
+func (sqliteDialect) Args(args []any) []any          { return args }
 func (sqliteDialect) IndexedBy(index string) string  { return "INDEXED BY " + index }
 func (sqliteDialect) Unindexed(column string) string { return "+" + column }
-func (sqliteDialect) OrderedJoin() string            { return "CROSS JOIN" }
+func (sqliteDialect) MaxText(expr string) string     { return "max(" + expr + ")" }
 func (sqliteDialect) Classify(err error) error       { return classify(err) }
 func (sqliteDialect) IsConstraint(err error) bool    { return isConstraint(err) }
 func (sqliteDialect) TargetsOf() string              { return sqliteTargetsOf }
+func (sqliteDialect) OrderedJoin(table, alias, on string) string {
+	return "CROSS JOIN " + table + " " + alias + " ON " + on
+}
 
 // sqliteTargetsOf expands the targets JSON of every event with json_each.
 const sqliteTargetsOf = `SELECT e.tenant AS tenant, coalesce(json_extract(j.value, '$.id'), '') AS id,

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	_ "embed"
+	"iter"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -84,6 +85,22 @@ type DerivedChecker interface {
 	// CheckDerived recounts the derived tables from the log, in one
 	// snapshot, and returns "" when they agree, or what disagrees first.
 	CheckDerived(ctx context.Context) (problem string, err error)
+}
+
+// Notifier is a Store that hears of the commits of every process on its
+// database (the PostgreSQL store, through LISTEN/NOTIFY). While a Tail
+// runs, the Logger listens through it and wakes its tails at each commit,
+// so that events written by other processes arrive at once rather than at
+// the next poll (WithTailPoll), which stays as a fallback.
+type Notifier interface {
+	Store
+	// Notifications yields 0 once it is listening (a read that starts
+	// after that misses no commit it will not hear of), then the Seq of
+	// the newest event of each commit to the log, by any process, in the
+	// order the commits notify; until ctx ends (it then stops without an
+	// error) or the caller stops. When listening fails it yields an error
+	// once, then stops.
+	Notifications(ctx context.Context) iter.Seq2[int64, error]
 }
 
 // Backuper is a Store that can copy itself while writers run.

@@ -87,7 +87,10 @@ func (l *Logger) walkStart(q Query) (Filter, int64, error) {
 // another process on the same database arrive within the poll interval
 // (DefaultTailPoll, 250 ms; WithTailPoll sets it), as does an event written
 // in a caller's transaction (TrackTx), which this process sees only once
-// the caller commits. A store error ends the sequence after it is yielded.
+// the caller commits; on a store that hears of every process's commits (a
+// Notifier, such as the PostgreSQL store), those arrive at once too, and
+// the Logger holds one listening connection while any Tail runs. A store
+// error ends the sequence after it is yielded.
 func (l *Logger) Tail(ctx context.Context, since int64, q Query) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		q.After, q.Order = "", OldestFirst
@@ -97,6 +100,8 @@ func (l *Logger) Tail(ctx context.Context, since int64, q Query) iter.Seq2[Event
 			return
 		}
 		cursor := max(since, 0)
+		l.c.watch.start(l.c)
+		defer l.c.watch.stop()
 		poll := time.NewTicker(l.c.opts.tailPoll)
 		defer poll.Stop()
 		for {
@@ -154,5 +159,85 @@ func (s *commitSignal) signal() {
 	if s.ch != nil {
 		close(s.ch)
 		s.ch = nil
+	}
+}
+
+// tailWatch listens for the commits of every process, through a store that
+// is a Notifier, while at least one Tail runs, and wakes the tails at each
+// (through core.commits, as a commit of this process does). One listener
+// serves every tail of the log; it ends with the last tail, or at Close.
+type tailWatch struct {
+	mu     sync.Mutex
+	tails  int
+	closed bool
+	cancel context.CancelFunc // ends the listener; nil when none runs
+	done   chan struct{}      // closed when it has ended
+}
+
+// start counts a tail in, and starts the listener for the first one.
+func (w *tailWatch) start(c *core) {
+	n, ok := c.store.(Notifier)
+	if !ok {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.tails++
+	if w.cancel != nil || w.closed {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel, w.done = cancel, make(chan struct{})
+	go w.listen(ctx, c, n, w.done)
+}
+
+// stop counts a tail out, and ends the listener after the last one.
+func (w *tailWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.tails > 0 {
+		w.tails--
+	}
+	if w.tails == 0 {
+		w.end()
+	}
+}
+
+// close ends the listener for good: the store is closing.
+func (w *tailWatch) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	w.end()
+}
+
+// end stops the listener and waits for it to give its connection back.
+// The caller holds w.mu.
+func (w *tailWatch) end() {
+	if w.cancel == nil {
+		return
+	}
+	w.cancel()
+	<-w.done
+	w.cancel, w.done = nil, nil
+}
+
+// listen wakes the tails at each notification, and once it listens (the
+// commits before that are in what the tails read next). When listening
+// fails it tries again after the poll interval: meanwhile the tails poll.
+func (w *tailWatch) listen(ctx context.Context, c *core, n Notifier, done chan struct{}) {
+	defer close(done)
+	for {
+		for _, err := range n.Notifications(ctx) {
+			if err != nil {
+				break
+			}
+			c.commits.signal()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(c.opts.tailPoll):
+		}
 	}
 }

@@ -17,13 +17,21 @@
 // The cases are grouped by area, a file each: writing (write.go), paging
 // and filters (paging.go, filters.go), typeahead (search.go), tenants and views
 // (tenants.go), the edges of queries (edges.go), hard strings (strings.go),
-// All and Tail (stream.go), concurrency and closing (concurrency.go).
+// All and Tail (stream.go), concurrency and closing (concurrency.go), the
+// hash chain, checkpoints and tampering (chain.go), the caller's
+// transactions (tx.go).
+//
+// A store's test reaches under the Logger through the hooks of Options
+// (RunWith): raw SQL on the store's database, a transaction on it, a second
+// store on it. A case whose hook is nil is skipped, saying which hook it
+// needs. Every failure names the contract it breaks.
 package audittest
 
 import (
 	"regexp"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/trailkit/audit"
@@ -32,58 +40,112 @@ import (
 // NewStore returns a new, empty store for one test.
 type NewStore func(t *testing.T) audit.Store
 
-// Run runs the conformance suite against the stores newStore makes.
+// Options are the hooks through which the suite reaches under the Logger,
+// into the database of a store that NewStore made. Each is optional: the
+// cases that need a nil hook are skipped.
+type Options struct {
+	// Exec runs query, written with ? placeholders and bound to args (the
+	// hook binds them as its store binds the same columns), on the
+	// database of s as the owner of the audit tables, with every trigger
+	// in place, and returns its error. The suite checks with it that the
+	// database refuses to change or remove events.
+	Exec func(t *testing.T, s audit.Store, query string, args ...any) error
+	// Tamper runs query like Exec, but with the append-only triggers out of
+	// the way (as a superuser can), and fails the test if it fails. The
+	// suite changes and removes stored rows with it and checks that Verify
+	// reports each change.
+	Tamper func(t *testing.T, s audit.Store, query string, args ...any)
+	// BeginTx begins a write transaction on the database of s, for
+	// Logger.TrackTx; the suite commits or rolls it back. The store must
+	// implement audit.TxStore.
+	BeginTx func(t *testing.T, s audit.Store) *sqlx.Tx
+	// Reopen returns a second store on the database of s, as another
+	// process would open it; the suite closes it through its Logger.
+	Reopen func(t *testing.T, s audit.Store) audit.Store
+}
+
+// Run runs the conformance suite against the stores newStore makes, with
+// no hooks: the cases that need one are skipped.
 func Run(t *testing.T, newStore NewStore) {
+	t.Helper()
+	RunWith(t, newStore, Options{})
+}
+
+// RunWith runs the conformance suite against the stores newStore makes,
+// reaching into their databases through the hooks of o.
+func RunWith(t *testing.T, newStore NewStore, o Options) {
 	t.Helper()
 	for _, c := range []struct {
 		name string
-		fn   func(*testing.T, NewStore)
+		fn   func(*testing.T, NewStore, Options)
 	}{
-		{"RoundTrip", testRoundTrip},
-		{"Subjects", testSubjects},
-		{"InvalidEvents", testInvalidEvents},
-		{"Idempotency", testIdempotency},
-		{"IdempotencyRace", testIdempotencyRace},
-		{"Paging", testPaging},
-		{"PagingWhileWriting", testPagingWhileWriting},
-		{"Cursors", testCursors},
-		{"Filters", testFilters},
-		{"ReadModelFilters", testReadModelFilters},
-		{"ForAccountTargets", testForAccountTargets},
-		{"QueryShapesRefused", testQueryShapesRefused},
-		{"PageNumbers", testPageNumbers},
-		{"TimeEdges", testTimeEdges},
-		{"TimeOrderError", testTimeOrderError},
-		{"ForAccount", testForAccount},
-		{"Search", testSearch},
-		{"Actions", testActions},
-		{"Suggest", testSuggest},
-		{"All", testAll},
-		{"Tail", testTail},
-		{"Tenants", testTenants},
-		{"ViewsAreCapabilities", testViewsAreCapabilities},
-		{"AllTenantsPages", testAllTenantsPages},
-		{"AllTenantsReads", testAllTenantsReads},
-		{"AllTenantsNaughty", testAllTenantsNaughty},
-		{"Redaction", testRedaction},
-		{"NaughtyStrings", testNaughtyStrings},
-		{"ConcurrentWritersAndReaders", testConcurrent},
-		{"Closed", testClosed},
+		{"RoundTrip", plain(testRoundTrip)},
+		{"Subjects", plain(testSubjects)},
+		{"InvalidEvents", plain(testInvalidEvents)},
+		{"Idempotency", plain(testIdempotency)},
+		{"IdempotencyRace", plain(testIdempotencyRace)},
+		{"Paging", plain(testPaging)},
+		{"PagingWhileWriting", plain(testPagingWhileWriting)},
+		{"Cursors", plain(testCursors)},
+		{"Filters", plain(testFilters)},
+		{"ReadModelFilters", plain(testReadModelFilters)},
+		{"ForAccountTargets", plain(testForAccountTargets)},
+		{"QueryShapesRefused", plain(testQueryShapesRefused)},
+		{"PageNumbers", plain(testPageNumbers)},
+		{"TimeEdges", plain(testTimeEdges)},
+		{"TimeOrderError", plain(testTimeOrderError)},
+		{"ForAccount", plain(testForAccount)},
+		{"Search", plain(testSearch)},
+		{"Actions", plain(testActions)},
+		{"Suggest", plain(testSuggest)},
+		{"All", plain(testAll)},
+		{"Tail", plain(testTail)},
+		{"Tenants", plain(testTenants)},
+		{"ViewsAreCapabilities", plain(testViewsAreCapabilities)},
+		{"AllTenantsPages", plain(testAllTenantsPages)},
+		{"AllTenantsReads", plain(testAllTenantsReads)},
+		{"AllTenantsNaughty", plain(testAllTenantsNaughty)},
+		{"Redaction", plain(testRedaction)},
+		{"NaughtyStrings", plain(testNaughtyStrings)},
+		{"ConcurrentWritersAndReaders", plain(testConcurrent)},
+		{"Closed", plain(testClosed)},
+		{"Head", testHead},
+		{"ReadChain", testReadChain},
+		{"VerifyAndCheckpoints", testVerifyAndCheckpoints},
+		{"AppendOnly", testAppendOnly},
+		{"TamperingIsReported", testTampering},
+		{"TxCommit", testTxCommit},
+		{"TxRollback", testTxRollback},
+		{"TwoStoresOneDatabase", testTwoStores},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			c.fn(t, newStore)
+			c.fn(t, newStore, o)
 		})
 	}
+}
+
+// plain adapts a case that needs no hook.
+func plain(fn func(*testing.T, NewStore)) func(*testing.T, NewStore, Options) {
+	return func(t *testing.T, newStore NewStore, _ Options) { fn(t, newStore) }
 }
 
 // setup returns a Logger on a new store, closed when the test ends.
 func setup(t *testing.T, newStore NewStore, opts ...audit.Option) *audit.Logger {
 	t.Helper()
-	l, err := audit.New(newStore(t), opts...)
+	l, _ := setupStore(t, newStore, opts...)
+	return l
+}
+
+// setupStore returns a Logger on a new store, closed when the test ends,
+// and the store.
+func setupStore(t *testing.T, newStore NewStore, opts ...audit.Option) (*audit.Logger, audit.Store) {
+	t.Helper()
+	s := newStore(t)
+	l, err := audit.New(s, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, l.Close()) })
-	return l
+	return l, s
 }
 
 type user struct {

@@ -108,3 +108,62 @@ func testClosed(t *testing.T, newStore NewStore) {
 	_, err = l.Search(ctx, "b", audit.Query{})
 	require.ErrorIs(t, err, audit.ErrClosed)
 }
+
+// testTwoStores runs two Loggers on two stores of one database, as two
+// processes would, writing at once: every event gets its own Seq, the Seqs
+// of both are gapless together, both see every event, and the chain
+// verifies.
+func testTwoStores(t *testing.T, newStore NewStore, o Options) {
+	if o.Reopen == nil {
+		t.Skip("needs Options.Reopen")
+	}
+	a, s := setupStore(t, newStore)
+	b, err := audit.New(o.Reopen(t, s))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, b.Close()) })
+	ctx := t.Context()
+	const writers, each = 8, 25
+	var mu sync.Mutex
+	seqs := map[int64]string{}
+	errs := make([]error, 2*writers)
+	var wg sync.WaitGroup
+	for w := range 2 * writers {
+		l := a
+		if w%2 == 1 {
+			l = b
+		}
+		wg.Go(func() {
+			for i := range each {
+				e, err := l.Track(ctx, user{ID: int64(w)}, "two.stores", BillingAccount{ID: fmt.Sprint(i % 4)})
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				mu.Lock()
+				if other, dup := seqs[e.Seq]; dup {
+					errs[w] = fmt.Errorf("seq %d given to %s and %s", e.Seq, other, e.ID)
+				}
+				seqs[e.Seq] = e.ID
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for w, err := range errs {
+		require.NoError(t, err, "two stores: writer %d (Store.Append serializes appends across stores of one database)", w)
+	}
+	require.Len(t, seqs, 2*writers*each, "two stores: every event has a Seq of its own")
+	for seq := int64(1); seq <= 2*writers*each; seq++ {
+		require.Contains(t, seqs, seq, "two stores: Seq is gapless across the stores")
+	}
+	for _, l := range []*audit.Logger{a, b} {
+		require.Equal(t, 2*writers*each, total(t, l), "two stores: each counts the events of both")
+		got, err := l.Get(ctx, seqs[1])
+		require.NoError(t, err, "two stores: each reads the events of the other")
+		require.Equal(t, int64(1), got.Seq)
+		rep, err := l.Verify(ctx)
+		require.NoError(t, err)
+		require.True(t, rep.OK, "two stores: the chain is unbroken: %+v", rep)
+		require.Equal(t, int64(2*writers*each), rep.Checked)
+	}
+}

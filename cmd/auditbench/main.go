@@ -17,6 +17,15 @@
 //
 //	go run ./cmd/auditbench [-sizes 100000,1000000] [-ingest 20000] [-queries 200]
 //	    [-dir DIR] [-keep] [-out BENCHMARKS.md] [-cpuprofile FILE] [-only ingest|queries]
+//	    [-postgres DSN] [-pg-ingest 10000] [-sqlite=false]
+//
+// With -postgres (or $AUDIT_BENCH_POSTGRES), a PostgreSQL section follows:
+// ingest from 1 process x 1 caller, 1 x 16 and 4 x 16 through Track, against one autocommit INSERT per event into the same
+// table and indexes at the same concurrency (also into TEXT columns, what
+// BYTEA costs) and a batched ceiling; then the same queries at each size.
+// The command is a module of its own (it imports the postgres module, which
+// the root module must not require); from the repository's root, go.work
+// makes "go run ./cmd/auditbench" work as before.
 //
 // With -cpuprofile, samples carry the label stage (track-1, track-8,
 // track-64, ceiling, per-tx-8, naive, seed, queries-100k, iteration-1M,
@@ -56,6 +65,12 @@ type config struct {
 	Only        string
 	SeedWorkers int
 	SeedBatch   int
+	// Postgres is the DSN of the PostgreSQL section ("" skips it);
+	// PGIngest the events of each of its ingest measurements.
+	Postgres string
+	PGIngest int
+	// SQLite runs the SQLite section.
+	SQLite bool
 }
 
 // sizeResult is what was measured at one size of the log.
@@ -75,6 +90,7 @@ type results struct {
 	Config  config
 	Ingest  ingestResults
 	Sizes   []sizeResult
+	PG      *pgResults
 	Elapsed time.Duration
 }
 
@@ -91,6 +107,9 @@ func main() {
 	flag.StringVar(&cfg.Only, "only", "", `run one part only: "ingest" or "queries" (with -cpuprofile, to see where its time goes)`)
 	flag.IntVar(&cfg.SeedWorkers, "seed-workers", 4096, "goroutines calling Record while seeding")
 	flag.IntVar(&cfg.SeedBatch, "seed-batch", 2048, "largest group commit while seeding (audit.WithMaxBatch)")
+	flag.StringVar(&cfg.Postgres, "postgres", os.Getenv("AUDIT_BENCH_POSTGRES"), "DSN of a PostgreSQL server (a role that may create schemas) for the PostgreSQL section; default $AUDIT_BENCH_POSTGRES; empty skips the section")
+	flag.IntVar(&cfg.PGIngest, "pg-ingest", 10000, "events per PostgreSQL ingest measurement")
+	flag.BoolVar(&cfg.SQLite, "sqlite", true, "run the SQLite section (-sqlite=false with -postgres runs the PostgreSQL section alone)")
 	flag.Parse()
 	var err error
 	if cfg.Sizes, err = parseSizes(sizes); err != nil {
@@ -165,15 +184,22 @@ func run(ctx context.Context, cfg config) (res results, err error) {
 		defer os.RemoveAll(dir)
 	}
 
-	if cfg.Only != "queries" {
+	if cfg.SQLite && cfg.Only != "queries" {
 		if res.Ingest, err = runIngest(ctx, dir, cfg.Ingest); err != nil {
 			return res, err
 		}
 	}
-	if cfg.Only != "ingest" {
+	if cfg.SQLite && cfg.Only != "ingest" {
 		if res.Sizes, err = runSizes(ctx, dir, cfg); err != nil {
 			return res, err
 		}
+	}
+	if cfg.Postgres != "" {
+		pg, err := runPostgres(ctx, cfg.Postgres, cfg)
+		if err != nil {
+			return res, err
+		}
+		res.PG = &pg
 	}
 	res.Elapsed = time.Since(start)
 	logf("done in %.0fs", res.Elapsed.Seconds())

@@ -78,8 +78,8 @@ func pickKeys(ctx context.Context, db *sqlx.DB) (queryKeys, error) {
 		col string
 	}{{&k.Accounts, "resource_id"}, {&k.Actors, "actor_id"}, {&k.Actions, "action"}} {
 		var all []string
-		err := db.SelectContext(ctx, &all, `SELECT `+x.col+` FROM audit_events WHERE tenant = '' AND `+x.col+` <> ''
-			GROUP BY `+x.col+` HAVING count(*) > ? ORDER BY count(*) DESC, `+x.col, perPage+1)
+		err := db.SelectContext(ctx, &all, db.Rebind(`SELECT `+x.col+` FROM audit_events WHERE tenant = '' AND `+x.col+` <> ''
+			GROUP BY `+x.col+` HAVING count(*) > ? ORDER BY count(*) DESC, `+x.col), perPage+1)
 		if err != nil {
 			return k, fmt.Errorf("pick query keys: %w", err)
 		}
@@ -109,7 +109,7 @@ func sampleIDs(ctx context.Context, db *sqlx.DB, size int64, n int) ([]string, e
 	ids := make([]string, 0, n)
 	for range n {
 		var id string
-		if err := db.GetContext(ctx, &id, `SELECT id FROM audit_events WHERE seq = ?`, 1+r.Int64N(size)); err != nil {
+		if err := db.GetContext(ctx, &id, db.Rebind(`SELECT id FROM audit_events WHERE seq = ?`), 1+r.Int64N(size)); err != nil {
 			return nil, fmt.Errorf("sample ids: %w", err)
 		}
 		ids = append(ids, id)

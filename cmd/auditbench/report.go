@@ -211,6 +211,9 @@ func (r results) tables() []table {
 		ts = append(ts, r.ingestTable())
 	}
 	if len(r.Sizes) == 0 {
+		if in.Track == nil {
+			return nil // the SQLite section did not run (-sqlite=false)
+		}
 		return append(ts, r.targetTable())
 	}
 
@@ -409,6 +412,9 @@ func printText(w io.Writer, r results) {
 	for _, t := range r.tables() {
 		t.text(w)
 	}
+	if r.PG != nil {
+		pgMarkdown(w, *r.PG)
+	}
 }
 
 func markdown(r results) string {
@@ -420,6 +426,9 @@ func markdown(r results) string {
 	fmt.Fprintf(&b, "Command: `go run ./cmd/auditbench %s`\n\n", strings.Join(os.Args[1:], " "))
 	for _, t := range r.tables() {
 		t.markdown(&b)
+	}
+	if r.PG != nil {
+		pgMarkdown(&b, *r.PG)
 	}
 	return b.String()
 }

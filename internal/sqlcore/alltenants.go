@@ -119,7 +119,7 @@ func (s *Store[E]) listAllTenants(ctx context.Context, tx ReadTx, f Filter, befo
 		total = -1 // not counted
 	default:
 		query, args := s.allTenantsSQL(`count(*)`, f, keys, 0)
-		if err := tx.QueryRowxContext(ctx, s.Dialect.Rebind(query), args...).Scan(&total); err != nil {
+		if err := tx.QueryRowxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...).Scan(&total); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -190,7 +190,7 @@ func (s *Store[E]) keyArms(ctx context.Context, q Querier, keys []filterKey) ([]
 	var lead int64 = math.MaxInt64
 	for i, k := range keys {
 		query, args := keyTenants(k)
-		rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), args...)
+		rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...)
 		if err != nil {
 			return nil, nil, 0, err
 		}
@@ -236,7 +236,7 @@ func (s *Store[E]) keyArms(ctx context.Context, q Querier, keys []filterKey) ([]
 // keys, and how many events the matched actions have in every tenant.
 func (s *Store[E]) searchArms(ctx context.Context, q Querier, f Filter) ([]arm, int64, error) {
 	query, args := s.searchArmsSQL(f.Search)
-	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), args...)
+	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -279,7 +279,7 @@ func (s *Store[E]) searchArms(ctx context.Context, q Querier, f Filter) ([]arm, 
 func (s *Store[E]) searchArmsSQL(term string) (string, []any) {
 	cond, args := termRange(term)
 	return `SELECT c.tenant, c.key, c.n FROM (SELECT DISTINCT tenant, action FROM audit_action_terms WHERE ` + cond + `) t
-		` + s.Dialect.OrderedJoin() + ` audit_counts c ON c.tenant = t.tenant AND c.kind = 'action' AND c.key = t.action`, args
+		` + s.Dialect.OrderedJoin(`audit_counts`, `c`, `c.tenant = t.tenant AND c.kind = 'action' AND c.key = t.action`), args
 }
 
 // allTenantsSQL selects what (count(*) or seq) of the events f matches in
@@ -383,7 +383,7 @@ func (s *Store[E]) listAllTenantsBy(ctx context.Context, tx ReadTx, f Filter, cu
 	}
 	if !ok {
 		query, args := s.allTenantsBySQL(`count(*)`, f, extra, eargs, 0, 0)
-		if err := tx.QueryRowxContext(ctx, s.Dialect.Rebind(query), args...).Scan(&total); err != nil {
+		if err := tx.QueryRowxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...).Scan(&total); err != nil {
 			return nil, 0, err
 		}
 	}

@@ -185,7 +185,7 @@ func upsertCounters(ctx context.Context, d Dialect, st *Stmts, keys []countKey, 
 		if err != nil {
 			return fmt.Errorf("update counts: %w", d.Classify(err))
 		}
-		if _, err := x.ExecContext(ctx, counterArgs(keys[:n], counts)...); err != nil {
+		if _, err := x.ExecContext(ctx, d.Args(counterArgs(keys[:n], counts))...); err != nil {
 			return fmt.Errorf("update counts: %w", d.Classify(err))
 		}
 		keys = keys[n:]
@@ -204,7 +204,7 @@ func upsertActions(ctx context.Context, d Dialect, st *Stmts, keys []countKey, c
 		if err != nil {
 			return nil, fmt.Errorf("update counts: %w", d.Classify(err))
 		}
-		err = queryEach(ctx, x, counterArgs(keys[:n], counts), func(rows *sqlx.Rows) error {
+		err = queryEach(ctx, x, d.Args(counterArgs(keys[:n], counts)), func(rows *sqlx.Rows) error {
 			var k countKey
 			var total int64
 			if err := rows.Scan(&k.tenant, &k.kind, &k.key, &total); err != nil {
@@ -250,7 +250,7 @@ func counterArgs(keys []countKey, counts map[countKey]int64) []any {
 func addActionTerms(ctx context.Context, d Dialect, st *Stmts, actions []countKey) error {
 	for _, k := range actions {
 		for seg, term := range ActionTerms(k.key) {
-			if _, err := st.addTerm.ExecContext(ctx, k.tenant, term, k.key, seg); err != nil {
+			if _, err := st.addTerm.ExecContext(ctx, d.Args([]any{k.tenant, term, k.key, seg})...); err != nil {
 				return fmt.Errorf("update action terms: %w", d.Classify(err))
 			}
 		}
@@ -289,7 +289,7 @@ func (t *tally) upsertRefs(ctx context.Context, d Dialect, st *Stmts) ([]namedRe
 			c := t.refs[k]
 			args = append(args, k.tenant, k.kind, k.id, k.typ, c.name, c.n)
 		}
-		err = queryEach(ctx, x, args, func(rows *sqlx.Rows) error {
+		err = queryEach(ctx, x, d.Args(args), func(rows *sqlx.Rows) error {
 			var r namedRef
 			var total int64
 			var renamed bool
@@ -356,7 +356,7 @@ func addRefTerms(ctx context.Context, d Dialect, st *Stmts, refs []namedRef) err
 		}
 		x, err := st.multi(ctx, st.refTermN, rows, sqlAddRefTerm, sqlAddRefTermMore, sqlAddRefTermTail)
 		if err == nil {
-			_, err = x.ExecContext(ctx, args...)
+			_, err = x.ExecContext(ctx, d.Args(args)...)
 		}
 		args, rows = args[:0], 0
 		if err != nil {
@@ -394,7 +394,7 @@ func (t *tally) insertTargets(ctx context.Context, d Dialect, st *Stmts) error {
 		for _, r := range rows[:n] {
 			args = append(args, r.tenant, r.id, r.typ, r.seq)
 		}
-		if _, err := x.ExecContext(ctx, args...); err != nil {
+		if _, err := x.ExecContext(ctx, d.Args(args)...); err != nil {
 			return fmt.Errorf("update targets: %w", d.Classify(err))
 		}
 		rows = rows[n:]
@@ -417,7 +417,7 @@ const backfillChunk = 4096
 func (s *Store[E]) Backfill(ctx context.Context, q Querier, st *Stmts) error {
 	var after int64
 	for {
-		rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(sqlBackfill), after, backfillChunk)
+		rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(sqlBackfill), s.Dialect.Args([]any{after, backfillChunk})...)
 		if err != nil {
 			return err
 		}

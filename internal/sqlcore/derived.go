@@ -153,7 +153,7 @@ func (s *Store[E]) merge(ctx context.Context, tx ReadTx, r recount) (string, err
 		return "", err
 	}
 	defer evRows.Close()
-	tRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(r.table), r.kind)
+	tRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(r.table), s.Dialect.Args([]any{r.kind})...)
 	if err != nil {
 		return "", err
 	}
@@ -232,63 +232,110 @@ func (s *Store[E]) checkTargets(ctx context.Context, tx ReadTx) (string, error) 
 	return "", nil
 }
 
+// refTermBatch is how many terms checkRefTerms looks up per statement: a
+// round trip each on a server.
+const refTermBatch = 64
+
+// refTerm is a term a ref must have (kind is the term's kind, refKind the
+// ref's), or one of audit_ref_terms.
+type refTerm struct {
+	Tenant  string `db:"tenant"`
+	Term    string `db:"term"`
+	Kind    string `db:"kind"`
+	ID      string `db:"id"`
+	Type    string `db:"type"`
+	refKind string
+}
+
+// sqlStrayRefTerm finds a term whose ref is not in audit_refs: an actor's
+// among the actors, a resource's among the resources or the targets (by
+// primary key each).
+const sqlStrayRefTerm = `SELECT t.tenant, t.term, t.kind, t.id, t.type FROM audit_ref_terms t
+	WHERE NOT EXISTS (SELECT 1 FROM audit_refs r WHERE r.tenant = t.tenant AND r.kind = t.kind AND r.id = t.id AND r.type = t.type)
+	AND NOT (t.kind = '` + kindResource + `' AND EXISTS (SELECT 1 FROM audit_refs r
+		WHERE r.tenant = t.tenant AND r.kind = '` + kindTarget + `' AND r.id = t.id AND r.type = t.type))
+	LIMIT 1`
+
 // checkRefTerms checks that every ref has the terms of its ID and current
-// name, and that every term belongs to a ref, by lookups in key order.
+// name (which only the writer's code derives: they are looked up,
+// refTermBatch at a time, while the refs are read in key order), and that
+// every term belongs to a ref (in one statement).
 func (s *Store[E]) checkRefTerms(ctx context.Context, tx ReadTx) (string, error) {
 	refs, err := tx.QueryxContext(ctx, `SELECT tenant, kind, id, type, name FROM audit_refs ORDER BY tenant, kind, id, type`)
 	if err != nil {
 		return "", err
 	}
 	defer refs.Close()
-	has := s.Dialect.Rebind(`SELECT count(*) FROM audit_ref_terms WHERE tenant = ? AND term = ? AND kind = ? AND id = ? AND type = ?`)
+	batch := make([]refTerm, 0, refTermBatch)
 	for refs.Next() {
 		var tenant, kind, id, typ, name string
 		if err := refs.Scan(&tenant, &kind, &id, &typ, &name); err != nil {
 			return "", err
 		}
 		for _, term := range RefTerms(id, name) {
-			var n int
-			if err := tx.QueryRowxContext(ctx, has, tenant, term, termKind(kind), id, typ).Scan(&n); err != nil {
-				return "", err
+			batch = append(batch, refTerm{Tenant: tenant, Term: term, Kind: termKind(kind), ID: id, Type: typ, refKind: kind})
+			if len(batch) < refTermBatch {
+				continue
 			}
-			if n == 0 {
-				return fmt.Sprintf("audit_ref_terms lacks term %q of %s %q of type %q in tenant %q", term, kind, id, typ, tenant), nil
+			if problem, err := s.lookUpRefTerms(ctx, tx, batch); problem != "" || err != nil {
+				return problem, err
 			}
+			batch = batch[:0]
 		}
 	}
 	if err := refs.Err(); err != nil {
 		return "", err
 	}
-	terms, err := tx.QueryxContext(ctx, `SELECT tenant, term, kind, id, type FROM audit_ref_terms ORDER BY tenant, term, kind, id, type`)
-	if err != nil {
+	if problem, err := s.lookUpRefTerms(ctx, tx, batch); problem != "" || err != nil {
+		return problem, err
+	}
+	var t refTerm
+	err = tx.QueryRowxContext(ctx, sqlStrayRefTerm).Scan(&t.Tenant, &t.Term, &t.Kind, &t.ID, &t.Type)
+	switch {
+	case err == nil:
+		return fmt.Sprintf("audit_ref_terms has term %q of %s %q of type %q in tenant %q, which has no events", t.Term, t.Kind, t.ID, t.Type, t.Tenant), nil
+	case !errors.Is(err, sql.ErrNoRows):
 		return "", err
 	}
-	defer terms.Close()
-	ref := s.Dialect.Rebind(`SELECT count(*) FROM audit_refs WHERE tenant = ? AND kind IN (?, ?) AND id = ? AND type = ?`)
-	for terms.Next() {
-		var tenant, term, kind, id, typ string
-		if err := terms.Scan(&tenant, &term, &kind, &id, &typ); err != nil {
-			return "", err
-		}
-		kinds := [2]string{kindActor, kindActor}
-		if kind == kindResource {
-			kinds = [2]string{kindResource, kindTarget}
-		}
-		var n int
-		if err := tx.QueryRowxContext(ctx, ref, tenant, kinds[0], kinds[1], id, typ).Scan(&n); err != nil {
-			return "", err
-		}
-		if n == 0 {
-			return fmt.Sprintf("audit_ref_terms has term %q of %s %q of type %q in tenant %q, which has no events", term, kind, id, typ, tenant), nil
+	return "", nil
+}
+
+// lookUpRefTerms reports the first of want that audit_ref_terms lacks. It
+// reads with one statement, which returns its rows whole (a read of the
+// refs is open meanwhile).
+func (s *Store[E]) lookUpRefTerms(ctx context.Context, tx ReadTx, want []refTerm) (string, error) {
+	if len(want) == 0 {
+		return "", nil
+	}
+	conds := make([]string, len(want))
+	args := make([]any, 0, 5*len(want))
+	for i, w := range want {
+		conds[i] = `(tenant = ? AND term = ? AND kind = ? AND id = ? AND type = ?)`
+		args = append(args, w.Tenant, w.Term, w.Kind, w.ID, w.Type)
+	}
+	var found []refTerm
+	query := `SELECT tenant, term, kind, id, type FROM audit_ref_terms WHERE ` + strings.Join(conds, " OR ")
+	if err := tx.SelectContext(ctx, &found, s.Dialect.Rebind(query), s.Dialect.Args(args)...); err != nil {
+		return "", err
+	}
+	have := make(map[refTerm]bool, len(found))
+	for _, f := range found {
+		have[f] = true
+	}
+	for _, w := range want {
+		k := w
+		k.refKind = "" // as read
+		if !have[k] {
+			return fmt.Sprintf("audit_ref_terms lacks term %q of %s %q of type %q in tenant %q", w.Term, w.refKind, w.ID, w.Type, w.Tenant), nil
 		}
 	}
-	return "", terms.Err()
+	return "", nil
 }
 
 // checkTerms checks that audit_action_terms holds exactly the terms of every
 // action the counters know (which mergeCounts checked against the log).
 func (s *Store[E]) checkTerms(ctx context.Context, tx ReadTx) (string, error) {
-	aRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(sqlCountsOfKind), kindAction)
+	aRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(sqlCountsOfKind), s.Dialect.Args([]any{kindAction})...)
 	if err != nil {
 		return "", err
 	}

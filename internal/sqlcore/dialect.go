@@ -10,6 +10,12 @@ import (
 type Dialect interface {
 	// Rebind turns a query written with ? placeholders into the driver's.
 	Rebind(query string) string
+	// Args returns the values bound to a statement as the driver takes
+	// them for the store's column types: SQLite's as they are;
+	// PostgreSQL's text columns are BYTEA (TEXT cannot hold the byte
+	// 0x00), so strings become bytes there. Every value the shared code
+	// binds goes through it, as every query goes through Rebind.
+	Args(args []any) []any
 	// IndexedBy returns the clause that makes a read of audit_events use
 	// index (SQLite's "INDEXED BY index"), or "" where the planner needs
 	// no such help.
@@ -17,9 +23,16 @@ type Dialect interface {
 	// Unindexed returns column written so that the planner uses no index
 	// for the condition on it (SQLite's "+column"), or column itself.
 	Unindexed(column string) string
-	// OrderedJoin returns the join that keeps its left side as the outer
-	// loop (SQLite's "CROSS JOIN"), or a plain "JOIN".
-	OrderedJoin() string
+	// OrderedJoin returns the join of table (as alias) on the condition on
+	// that keeps the left side as the outer loop, each of its rows looking
+	// its matches up by index: SQLite's "CROSS JOIN table alias ON on". The
+	// left side is a few rows (candidates, typeahead pairs) and table is
+	// large; a planner that would rather scan table must be kept from it.
+	OrderedJoin(table, alias, on string) string
+	// MaxText returns the aggregate of the greatest value of expr, a
+	// text column (or an expression of one), in byte order, ignoring
+	// NULLs: SQLite's max(expr). (PostgreSQL has no max of BYTEA.)
+	MaxText(expr string) string
 	// TargetsOf selects, for every target of every event (its element of
 	// the targets JSON array), the columns tenant, id, type (each "" when
 	// absent from the element), seq, resource_id and resource_type: what

@@ -12,7 +12,8 @@
 // through a Codec that package provides (audit.SQLCodec): how an event
 // becomes a row, is read back, and is hashed into the chain.
 //
-// Queries are written with ? placeholders and rebound by the Dialect. Values
-// reach SQL only as bound parameters; names (columns, indexes, counter
+// Queries are written with ? placeholders and rebound by the Dialect; the
+// values bound to them go through Dialect.Args. Values reach SQL only as
+// bound parameters; names (columns, indexes, counter
 // kinds) come only from constants here.
 package sqlcore

@@ -16,12 +16,16 @@ import (
 type sqliteLike struct{}
 
 func (sqliteLike) Rebind(query string) string     { return query }
+func (sqliteLike) Args(args []any) []any          { return args }
 func (sqliteLike) IndexedBy(index string) string  { return "INDEXED BY " + index }
 func (sqliteLike) Unindexed(column string) string { return "+" + column }
-func (sqliteLike) OrderedJoin() string            { return "CROSS JOIN" }
+func (sqliteLike) MaxText(expr string) string     { return "max(" + expr + ")" }
 func (sqliteLike) Classify(err error) error       { return err }
 func (sqliteLike) IsConstraint(error) bool        { return false }
 func (sqliteLike) TargetsOf() string              { return "" }
+func (sqliteLike) OrderedJoin(table, alias, on string) string {
+	return "CROSS JOIN " + table + " " + alias + " ON " + on
+}
 
 // schemaDB returns a new SQLite database with the audit schema: every
 // migration of the root package's schema.sql, in order.

@@ -19,7 +19,7 @@ type ActionCount struct {
 func (s *Store[E]) Get(ctx context.Context, q Querier, scope Filter, id string) (E, error) {
 	query, args := s.getSQL(scope, id)
 	var r Row
-	if err := q.QueryRowxContext(ctx, s.Dialect.Rebind(query), args...).Scan(r.Dest()...); err != nil {
+	if err := q.QueryRowxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...).Scan(r.Dest()...); err != nil {
 		var zero E
 		if errors.Is(err, sql.ErrNoRows) {
 			return zero, err
@@ -127,7 +127,7 @@ func keepAction(actions []ActionCount, action string) []ActionCount {
 // queryEvents runs query (with ? placeholders) and decodes the events it
 // returns.
 func (s *Store[E]) queryEvents(ctx context.Context, q Querier, query string, args []any) ([]E, error) {
-	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), args...)
+	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...)
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +316,7 @@ func (s *Store[E]) count(ctx context.Context, q Querier, f Filter, actions []Act
 		query, args = `SELECT count(*) FROM audit_events `+s.tenantIndex(f)+`WHERE `+where, append(wargs, eargs...)
 	}
 	var n int64
-	err := q.QueryRowxContext(ctx, s.Dialect.Rebind(query), args...).Scan(&n)
+	err := q.QueryRowxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...).Scan(&n)
 	return n, err
 }
 
@@ -337,7 +337,7 @@ func (s *Store[E]) counted(ctx context.Context, q Querier, f Filter) (int64, boo
 	}
 	sum := func(query string, args []any) (int64, error) {
 		var n int64
-		err := q.QueryRowxContext(ctx, s.Dialect.Rebind(query), args...).Scan(&n)
+		err := q.QueryRowxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...).Scan(&n)
 		if errors.Is(err, sql.ErrNoRows) {
 			return 0, nil
 		}
@@ -433,7 +433,7 @@ func (s *Store[E]) matchActions(ctx context.Context, q Querier, tenant, term str
 
 // queryActionCounts runs query, which selects actions and their counts.
 func (s *Store[E]) queryActionCounts(ctx context.Context, q Querier, query string, args []any) ([]ActionCount, error) {
-	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), args...)
+	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func (s *Store[E]) Suggest(ctx context.Context, q Querier, scope Filter, term st
 		out = append(out, Suggestion{Kind: SuggestAction, Value: a.Action, Count: a.Count})
 	}
 	query, args := s.suggestRefsSQL(scope, term, limit)
-	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), args...)
+	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...)
 	if err != nil {
 		return nil, err
 	}
@@ -103,12 +103,17 @@ func (s *Store[E]) suggestRefsSQL(scope Filter, term string, limit int) (string,
 		parts = append(parts, `SELECT * FROM (SELECT kind, id, type FROM audit_ref_terms WHERE `+sc.cond+` AND `+cond+` LIMIT ?) t`)
 		args = append(append(append(args, sc.args...), targs...), MaxSuggestCandidates)
 		for _, k := range RefKinds {
-			parts = append(parts, `SELECT * FROM (SELECT '`+termKind(k)+`' AS kind, id, type FROM audit_refs WHERE `+sc.cond+
+			parts = append(parts, `SELECT * FROM (SELECT kind, id, type FROM audit_refs WHERE `+sc.cond+
 				` AND kind = '`+k+`' AND `+idCond+` LIMIT ?) r`)
 			args = append(append(append(args, sc.args...), iargs...), MaxSuggestCandidates)
 		}
 	}
-	cands := `SELECT DISTINCT kind, id, type FROM (` + strings.Join(parts, " UNION ALL ") + `) c`
+	// Targets are suggested as resources. (The kind is mapped here, on
+	// the column, not written as a literal in each arm: on PostgreSQL a
+	// literal in a subquery is TEXT, which a UNION with the BYTEA column
+	// of the terms refuses.)
+	cands := `SELECT DISTINCT CASE WHEN kind = '` + kindTarget + `' THEN '` + kindResource + `' ELSE kind END AS kind, id, type FROM (` +
+		strings.Join(parts, " UNION ALL ") + `) c`
 	// Each candidate's refs, read by key: its own kind, and for a resource
 	// also the target refs of the same (id, type). Across tenants, every
 	// tenant's rows: through audit_refs_key, which leaves out the default
@@ -127,14 +132,15 @@ func (s *Store[E]) suggestRefsSQL(scope Filter, term string, limit int) (string,
 		// The candidates are the outer loop (a few); the planner would
 		// otherwise read every target ref of the tenant.
 		parts[i] = `SELECT m.kind AS kind, m.id AS id, m.type AS type, r.name AS name, r.n AS n, ` + a.own + ` AS own FROM m
-			` + s.Dialect.OrderedJoin() + ` audit_refs r ON ` + a.tenant + ` AND r.kind = ` + a.kind + ` AND r.id = m.id AND r.type = m.type`
+			` + s.Dialect.OrderedJoin(`audit_refs`, `r`, a.tenant+` AND r.kind = `+a.kind+` AND r.id = m.id AND r.type = m.type`)
 		if a.kind == "'target'" {
 			parts[i] += ` WHERE m.kind = 'resource'`
 		}
 		args = append(args, a.args...)
 	}
 	query := `WITH m AS (` + cands + `)
-		SELECT kind, id, type, coalesce(max(CASE WHEN own = 1 AND name <> '' THEN name END), max(name)), sum(n) AS total FROM (
+		SELECT kind, id, type, coalesce(` + s.Dialect.MaxText(`CASE WHEN own = 1 AND name <> '' THEN name END`) + `, ` +
+		s.Dialect.MaxText(`name`) + `), sum(n) AS total FROM (
 			` + strings.Join(parts, " UNION ALL ") + `
 		) found GROUP BY kind, id, type ORDER BY total DESC, kind, id, type LIMIT ?`
 	args = append(args, limit)

@@ -235,7 +235,7 @@ func (b *batch[E]) resolveKeys(ctx context.Context) error {
 			continue
 		}
 		var old Row
-		err := b.st.byKey.QueryRowxContext(ctx, r.Tenant, r.IdempotencyKey.String).Scan(old.Dest()...)
+		err := b.st.byKey.QueryRowxContext(ctx, b.s.Dialect.Args([]any{r.Tenant, r.IdempotencyKey.String})...).Scan(old.Dest()...)
 		switch {
 		case err == nil:
 			e, err := b.s.Codec.Decode(&old)
@@ -327,7 +327,7 @@ func (b *batch[E]) insertRows(ctx context.Context, rows []*Row) error {
 	for _, r := range rows {
 		args = append(args, r.insertArgs()...)
 	}
-	_, err = x.ExecContext(ctx, args...)
+	_, err = x.ExecContext(ctx, b.s.Dialect.Args(args)...)
 	return b.s.Dialect.Classify(err)
 }
 
