@@ -85,6 +85,23 @@ func TestMigrateOnce(t *testing.T) {
 	require.Equal(t, 1, migrated, "ten servers opening a new schema at once migrate it once")
 }
 
+// TestSchemaTooNew: a schema a newer release migrated is refused, and left
+// as it is.
+func TestSchemaTooNew(t *testing.T) {
+	t.Parallel()
+	s, dsn := openStore(t)
+	ctx := t.Context()
+	_, err := s.DB().ExecContext(ctx, `INSERT INTO audit_schema_migrations (version, applied_at) VALUES (99, 0)`)
+	require.NoError(t, err)
+	_, err = postgres.Open(ctx, dsn, postgres.WithMaxConns(4))
+	require.ErrorIs(t, err, audit.ErrSchemaTooNew)
+	require.ErrorContains(t, err, "schema version 99")
+	var version int
+	require.NoError(t, s.DB().GetContext(ctx, &version, `SELECT max(version) FROM audit_schema_migrations`))
+	require.Equal(t, 99, version)
+	require.NoError(t, s.Close())
+}
+
 // TestApplicationRole runs the store as a role with the README's grants
 // only: it appends, reads and verifies, and cannot change the log.
 func TestApplicationRole(t *testing.T) {

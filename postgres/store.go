@@ -211,7 +211,13 @@ func migrate(ctx context.Context, db *sqlx.DB) (applied []int, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if current >= all[len(all)-1].version {
+	switch known := all[len(all)-1].version; {
+	case current > known:
+		// A newer release keeps its tables otherwise: writing with this
+		// one could leave them disagreeing with the log.
+		return nil, fmt.Errorf("%w: schema version %d, and this release knows versions up to %d: open it with the release that migrated it, or a newer one",
+			audit.ErrSchemaTooNew, current, known)
+	case current == known:
 		return nil, nil
 	}
 	tx, err := db.BeginTxx(ctx, nil)
