@@ -287,6 +287,7 @@ type listData struct {
 	DateType map[string]string // "date", or "text" for a since/until that is not a date
 	Hidden   []hidden
 	Chips    []chip
+	Open     bool // the filters' panel: open when a filter besides the search is set
 	Error    string
 	HasPage  bool
 	Page     audit.Page
@@ -331,6 +332,11 @@ func (h *handler) pageList(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Chips = chips(f)
 	d.Clear = "./"
+	for k := range f {
+		if k != "search" {
+			d.Open = true
+		}
+	}
 
 	q, err := parseQuery(v)
 	if err == nil {
@@ -344,6 +350,7 @@ func (h *handler) pageList(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		status, d.Error = h.failure(r, err)
+		d.Open = true
 		if errors.Is(err, audit.ErrInvalidCursor) {
 			d.Error += " — the page link is out of date; start again from the first page."
 			d.First = listLink(f)

@@ -4,11 +4,10 @@
 (function () {
   "use strict";
 
-  var dateFmt = new Intl.DateTimeFormat(undefined, {
-    year: "numeric", month: "short", day: "numeric",
-    hour: "2-digit", minute: "2-digit", second: "2-digit"
-  });
+  var dayFmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
+  var clockFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   var numFmt = new Intl.NumberFormat();
+  var picking = false; // a suggestion was picked: the page is on its way to its filter
 
   function el(tag, cls, text) {
     var n = document.createElement(tag);
@@ -21,7 +20,8 @@
     var d = new Date(t.getAttribute("datetime"));
     if (isNaN(d.getTime())) return;
     t.title = d.toISOString();
-    t.textContent = dateFmt.format(d);
+    // In the table, the day above the time; elsewhere on one line.
+    t.textContent = dayFmt.format(d) + (t.closest(".c-time") ? "\n" : ", ") + clockFmt.format(d);
   }
 
   function localTimes(root) {
@@ -34,7 +34,8 @@
   function setupForm() {
     var form = document.getElementById("filters");
     if (!form) return;
-    form.addEventListener("submit", function () {
+    form.addEventListener("submit", function (ev) {
+      if (picking) { ev.preventDefault(); return; }
       var fs = form.querySelectorAll("input[name], select[name]");
       for (var i = 0; i < fs.length; i++) {
         var f = fs[i];
@@ -88,6 +89,7 @@
     }
 
     function pick(s) {
+      picking = true;
       var p = new URLSearchParams(window.location.search);
       ["after", "prev", "page", "search"].forEach(function (k) { p.delete(k); });
       if (s.kind === "action") {
@@ -200,8 +202,8 @@
     var t = el("time");
     t.setAttribute("datetime", e.occurred_at);
     t.textContent = e.occurred_at;
-    localTime(t);
     td.appendChild(t);
+    localTime(t);
     tr.appendChild(td);
 
     td = el("td", "c-ref"); td.setAttribute("data-label", "Actor"); refCell(td, e.actor); tr.appendChild(td);
@@ -251,6 +253,7 @@
 
     function stop(msg) {
       if (es) { es.close(); es = null; }
+      btn.removeAttribute("data-state");
       btn.setAttribute("aria-pressed", "false");
       label.textContent = "Live tail";
       say(msg || "");
@@ -259,6 +262,11 @@
     function start() {
       es = new EventSource(btn.getAttribute("data-src"));
       btn.setAttribute("aria-pressed", "true");
+      btn.setAttribute("data-state", "connecting");
+      es.onopen = function () {
+        btn.setAttribute("data-state", "open");
+        if (!got) say("Live: connected; new events appear at the top as they are recorded.");
+      };
       label.textContent = "Live";
       say("Live: new events appear at the top as they are recorded.");
       es.onmessage = function (m) {
@@ -277,7 +285,7 @@
       };
       es.onerror = function () {
         if (es && es.readyState === EventSource.CLOSED) stop("Live tail is unavailable.");
-        else say("Live: reconnecting…");
+        else { btn.setAttribute("data-state", "connecting"); say("Live: reconnecting…"); }
       };
     }
 
