@@ -333,6 +333,9 @@ func (h *handler) apiTail(w http.ResponseWriter, r *http.Request) {
 	if err := rc.Flush(); err != nil {
 		return // the client is gone, or the writer cannot stream
 	}
+	if r.Method == http.MethodHead {
+		return
+	}
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()

@@ -332,6 +332,9 @@ func TestAPIErrors(t *testing.T) {
 	require.Equal(t, "GET", w.Header().Get("Allow"))
 	w = do(t, h, "GET", "/api/checkpoint")
 	require.Equal(t, "POST", w.Header().Get("Allow"))
+	w = do(t, h, "HEAD", "/api/tail") // answers at once, without a stream
+	require.Equal(t, 200, w.Code)
+	require.Equal(t, "text/event-stream", w.Header().Get("Content-Type"))
 	w = do(t, h, "GET", "/api/tail", "Last-Event-ID", "x")
 	requireError(t, w, 400, CodeBadRequest)
 
