@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/trailkit/audit"
 )
@@ -18,6 +19,8 @@ type config struct {
 	operator bool
 	title    string
 	log      *slog.Logger
+
+	heartbeat time.Duration // of /api/tail; 0 is defaultHeartbeat (tests set it)
 }
 
 // WithTenantFunc makes the handler serve, for each request, the tenant fn
