@@ -283,23 +283,24 @@ type hidden struct{ Name, Value string }
 
 type listData struct {
 	common
-	F        map[string]string // the form's values
-	DateType map[string]string // "date", or "text" for a since/until that is not a date
-	Hidden   []hidden
-	Chips    []chip
-	Open     bool // the filters' panel: open when a filter besides the search is set
-	Error    string
-	HasPage  bool
-	Page     audit.Page
-	From, To int // the rows shown, 1-based
-	First    string
-	Prev     string
-	Next     string
-	Clear    string
-	CSV      string
-	JSONL    string
-	Tail     string // the live tail's source, on the first page newest first
-	PerPages []int
+	F         map[string]string // the form's values
+	DateType  map[string]string // "date", or "text" for a since/until that is not a date
+	Hidden    []hidden
+	Chips     []chip
+	Open      bool // the filters' panel: open when a filter besides the search is set
+	Error     string
+	HasPage   bool
+	Page      audit.Page
+	From, To  int // the rows shown, 1-based
+	First     string
+	Prev      string
+	Next      string
+	Clear     string
+	CSV       string
+	JSONL     string
+	Tail      string // the live tail's source, on the first page newest first
+	TailSince string // the page's since, which the tail's source cannot carry
+	PerPages  []int
 }
 
 func (h *handler) pageList(w http.ResponseWriter, r *http.Request) {
@@ -407,9 +408,15 @@ func (h *handler) pageList(w http.ResponseWriter, r *http.Request) {
 	ex.Set("format", "jsonl")
 	d.JSONL = "api/export?" + ex.Encode()
 	if p.Page == 1 && q.Order == audit.NewestFirst {
+		// In api/tail, since is the Seq to resume after, not a time: the
+		// script drops the events that occurred before the page's since.
 		tv := clone(f)
 		tv.Del("per_page")
 		tv.Del("order")
+		tv.Del("since")
+		if !q.Since.IsZero() {
+			d.TailSince = q.Since.UTC().Format(time.RFC3339Nano)
+		}
 		d.Tail = "api/tail"
 		if len(tv) > 0 {
 			d.Tail += "?" + tv.Encode()

@@ -108,7 +108,7 @@ var (
 		form label input ul li details summary select option table thead tbody tr th td time nav footer section h1 h2
 		dl dt dd code pre strong`)
 	allowedAttrs = strings.Fields(`lang charset name content rel href type src defer class id width height alt title
-		data-total data-per-page data-src data-label aria-pressed aria-hidden aria-label aria-live aria-autocomplete
+		data-total data-per-page data-src data-since data-label aria-pressed aria-hidden aria-label aria-live aria-autocomplete
 		aria-expanded aria-controls aria-describedby aria-labelledby aria-disabled role method action hidden value
 		placeholder autocomplete spellcheck selected open download scope datetime tabindex for`)
 )
@@ -345,6 +345,28 @@ func TestPageFilters(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, p2.Entries[0].ID, rowIDs(next)[0])
 	has(t, next.body, fmt.Sprintf(`data-total="%d"`, p.TotalCount))
+
+	// In api/tail, since is a Seq: the page's date goes to the script instead.
+	r = get(t, srv.URL+prefix+"/?since=2026-12-02&outcome=failure")
+	has(t, r.body, `data-src="api/tail?outcome=failure" data-since="2026-12-02T00:00:00Z"`)
+	has(t, r.body, `href="api/export?format=csv&amp;outcome=failure&amp;since=2026-12-02"`)
+
+	// The API takes the links the page makes, with every filter the form has.
+	r = get(t, srv.URL+prefix+"/?search=proj&action=project.updated&actor=u1&actor_type=user&resource=p1&outcome=success&since=2026-12-01&until=2026-12-04&per_page=25")
+	require.Equal(t, http.StatusOK, r.status)
+	links := regexp.MustCompile(`(?:href|data-src)="(api/[^"]*)"`).FindAllStringSubmatch(r.body, -1)
+	require.Len(t, links, 3, "export CSV, export JSONL, tail")
+	for _, m := range links {
+		u := follow(t, r, m[1])
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		require.NoError(t, err)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode, u)
+		res.Body.Close()
+		cancel()
+	}
 
 	// Oldest first: no live tail (new events would not go on top).
 	r = get(t, srv.URL+prefix+"/?order=oldest")

@@ -235,6 +235,7 @@
     var total = document.getElementById("total");
     var label = btn.querySelector(".live-label");
     var es = null, seen = {}, got = 0;
+    var since = btn.getAttribute("data-since") ? new Date(btn.getAttribute("data-since")) : null;
     btn.hidden = false;
 
     function say(s) { if (status) status.textContent = s; }
@@ -273,6 +274,7 @@
         var e;
         try { e = JSON.parse(m.data); } catch (err) { return; }
         if (!e || !e.id || seen[e.id]) return;
+        if (since && new Date(e.occurred_at) < since) return; // before the page's "From"
         seen[e.id] = true;
         var table = document.getElementById("events");
         var empty = document.getElementById("empty");
