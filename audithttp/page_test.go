@@ -473,6 +473,7 @@ func TestPageTenants(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status)
 	require.Equal(t, []string{a.ID}, rowIDs(r))
 	has(t, r.body, `data-total="1"`)
+	has(t, r.body, `</span> event</p>`)
 	require.NotContains(t, r.body, ">bob<", "at %d", strings.Index(r.body, "bob"))
 	has(t, r.body, `<span class="tenant" title="Tenant">acme</span>`)
 	// Filters cannot reach the other tenant.
@@ -480,6 +481,9 @@ func TestPageTenants(t *testing.T) {
 	require.Empty(t, rowIDs(r))
 	has(t, r.body, `data-total="0"`)
 	has(t, r.body, "No events")
+	has(t, r.body, `</span> events match these filters</p>`)
+	r = get(t, srv.URL+prefix+"/?action=doc.read", "X-Tenant", "acme")
+	has(t, r.body, `</span> event matches these filters</p>`)
 	r = get(t, srv.URL+prefix+"/?tenant=globex", "X-Tenant", "acme")
 	require.Equal(t, []string{a.ID}, rowIDs(r))
 
