@@ -389,6 +389,18 @@ func BenchmarkQueries(b *testing.B) {
 			}
 		})
 	}
+	// A keystroke in a search box: a term that matches nothing, one that
+	// starts many refs, and narrower ones.
+	for _, term := range []string{"zzz", "u", "usr_00", "acct", "inv"} {
+		b.Run("Suggest/"+term, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := l.Suggest(ctx, term, 10); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 	b.Run("Get", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -46,7 +46,10 @@ type SQLiteStore struct {
 	writer  *sqlx.DB // nil when the store lives in a caller's database
 	wconn   *sqlx.Conn
 	readers *sqlx.DB
-	own     bool // close the databases on Close
+	// cache runs the read path's queries on readers through statements
+	// prepared once per query text.
+	cache *sqlcore.StmtCache
+	own   bool // close the databases on Close
 
 	core     *sqlcore.Store[Event]
 	mu       sync.Mutex // serializes writes on wconn
@@ -139,7 +142,7 @@ func openSQLite(ctx context.Context, path string, o sqliteOptions) (*SQLiteStore
 		_ = s.Close()
 		return nil, opErr(fmt.Sprintf("open %s", path), err)
 	}
-	s.readers = readers
+	s.readers, s.cache = readers, sqlcore.NewStmtCache(readers)
 	readers.SetMaxOpenConns(o.readers)
 	readers.SetMaxIdleConns(o.readers)
 	if err := readers.PingContext(ctx); err != nil {
@@ -187,7 +190,7 @@ func openSQLiteReadOnly(ctx context.Context, path string, o sqliteOptions) (*SQL
 	}
 	// VACUUM INTO (Backup) runs on a read-only connection, but not under
 	// query_only.
-	return &SQLiteStore{readers: readers, own: true, readOnly: true, core: sqliteCore, backupURI: uri + "?" + common}, nil
+	return &SQLiteStore{readers: readers, cache: sqlcore.NewStmtCache(readers), own: true, readOnly: true, core: sqliteCore, backupURI: uri + "?" + common}, nil
 }
 
 // checkSchema checks that the database holds the schema this release
@@ -249,6 +252,9 @@ func newSQLiteStore(ctx context.Context, wdb, readers *sqlx.DB) (*SQLiteStore, e
 		return nil, classify(err)
 	}
 	s := &SQLiteStore{wconn: conn, readers: readers, core: sqliteCore}
+	if readers != nil {
+		s.cache = sqlcore.NewStmtCache(readers)
+	}
 	if s.migrated, err = migrate(ctx, conn); err != nil {
 		_ = conn.Close()
 		return nil, err
@@ -314,6 +320,9 @@ func (s *SQLiteStore) Close() error {
 	var err error
 	if !s.readOnly {
 		err = errors.Join(s.stmts.Close(), s.begin.Close(), s.commit.Close(), s.rollback.Close(), s.wconn.Close())
+	}
+	if s.cache != nil {
+		err = errors.Join(err, s.cache.Close())
 	}
 	if s.own {
 		if s.readers != nil {
@@ -548,7 +557,7 @@ const sqlHead = `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`
 func (s *SQLiteStore) Head(ctx context.Context) (int64, []byte, error) {
 	var seq int64
 	var hash []byte
-	err := s.readers.QueryRowxContext(ctx, sqlHead).Scan(&seq, &hash)
+	err := s.cache.QueryRowxContext(ctx, sqlHead).Scan(&seq, &hash)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, nil, nil
@@ -747,7 +756,7 @@ func syncFile(path string) error {
 
 // Get implements Store.
 func (s *SQLiteStore) Get(ctx context.Context, scope Filter, id string) (Event, error) {
-	e, err := s.core.Get(ctx, s.readers, scope, id)
+	e, err := s.core.Get(ctx, s.cache, scope, id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return Event{}, opErr(fmt.Sprintf("get %q", id), ErrNotFound)
@@ -759,7 +768,7 @@ func (s *SQLiteStore) Get(ctx context.Context, scope Filter, id string) (Event, 
 
 // readErr translates errors of a closed store.
 func (s *SQLiteStore) readErr(err error) error {
-	if errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "database is closed") {
+	if errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "database is closed") || strings.Contains(err.Error(), "statement is closed") {
 		return fmt.Errorf("%w: %w", ErrClosed, err)
 	}
 	return classify(err)
@@ -773,7 +782,7 @@ func (s *SQLiteStore) List(ctx context.Context, f Filter, cursor int64, offset, 
 		return nil, 0, opErr("list", s.readErr(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
-	events, total, err := s.core.List(ctx, tx, f, cursor, offset, limit)
+	events, total, err := s.core.List(ctx, s.cache.Tx(tx), f, cursor, offset, limit)
 	if err != nil {
 		return nil, 0, opErr("list", s.readErr(err))
 	}
@@ -787,7 +796,7 @@ func (s *SQLiteStore) Range(ctx context.Context, f Filter, cursor int64, limit i
 		return nil, 0, opErr("range", s.readErr(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
-	events, through, err := s.core.Range(ctx, tx, f, cursor, limit)
+	events, through, err := s.core.Range(ctx, s.cache.Tx(tx), f, cursor, limit)
 	if err != nil {
 		return nil, 0, opErr("range", s.readErr(err))
 	}
@@ -796,7 +805,7 @@ func (s *SQLiteStore) Range(ctx context.Context, f Filter, cursor int64, limit i
 
 // Actions implements Store.
 func (s *SQLiteStore) Actions(ctx context.Context, scope Filter, prefix string, limit int) ([]ActionCount, error) {
-	all, err := s.core.Actions(ctx, s.readers, scope, prefix, limit)
+	all, err := s.core.Actions(ctx, s.cache, scope, prefix, limit)
 	if err != nil {
 		return nil, opErr("actions", s.readErr(err))
 	}
@@ -805,7 +814,7 @@ func (s *SQLiteStore) Actions(ctx context.Context, scope Filter, prefix string, 
 
 // Suggest implements Store.
 func (s *SQLiteStore) Suggest(ctx context.Context, scope Filter, term string, limit int) ([]Suggestion, error) {
-	found, err := s.core.Suggest(ctx, s.readers, scope, term, limit)
+	found, err := s.core.Suggest(ctx, s.cache, scope, term, limit)
 	if err != nil {
 		return nil, opErr("suggest", s.readErr(err))
 	}
