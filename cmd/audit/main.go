@@ -8,9 +8,10 @@
 //	audit tail --all-tenants
 //	audit export --format csv --since 2026-11-01 -o november.csv
 //	audit verify --checkpoint checkpoints.txt --key audit-pub.pem
+//	audit serve --demo    # the admin page on a live demo log, at http://127.0.0.1:8080/
 //
-// Every command but demo opens the log read-only (audit.WithReadOnly): it
-// neither migrates nor writes the file. "audit help" lists the commands,
+// Every command but demo and serve --demo opens the log read-only
+// (audit.WithReadOnly): it neither migrates nor writes the file. "audit help" lists the commands,
 // "audit COMMAND --help" a command's flags.
 //
 // Exit codes:
@@ -82,6 +83,7 @@ var commands = []command{
 	{"verify-export", "[flags] FILE", "check a JSON Lines export offline, without the log", runVerifyExport},
 	{"checkpoint", "[flags]", "print a checkpoint of the log's newest event, to keep elsewhere", runCheckpoint},
 	{"backup", "[flags] DEST", "write a consistent copy of the log to a new file", runBackup},
+	{"serve", "[flags]", "serve the admin page and the JSON API for a log, or a live demo", runServe},
 	{"demo", "[flags]", "create a demo log and print what the library answers", runDemo},
 }
 
@@ -114,7 +116,8 @@ func run(args []string, stdout, stderr *os.File) int {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `audit works with the log file of github.com/trailkit/audit, even while an
-application writes it. Every command but demo opens the log read-only.
+application writes it. Every command but demo and serve --demo opens the log
+read-only.
 
 Usage:
   audit COMMAND [flags]
