@@ -549,7 +549,7 @@ func naughty(t *testing.T, l *audit.Logger) ([]string, map[string]audit.Event) {
 func TestPageNaughtyStrings(t *testing.T) {
 	l := openLog(t, audit.WithRedactKeys()) // some strings name secrets
 	strs, events := naughty(t, l)
-	require.Greater(t, len(strs), 400)
+	require.NotEmpty(t, strs) // the suite's hard strings, and the Big List when found (audittest.LoadNaughtyStrings)
 	srv := serve(t, l)
 
 	r := get(t, srv.URL+prefix+"/?per_page=1000")
