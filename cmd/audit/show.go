@@ -15,7 +15,7 @@ import (
 	"github.com/trailkit/audit"
 )
 
-// maxCell is how many characters of a value a table or a tail line shows;
+// maxCell is how many columns of a value a table or a tail line shows;
 // a longer one is cut with "…" (get and --json show it whole).
 const maxCell = 48
 
@@ -89,15 +89,8 @@ func escapeJSON(s string) string {
 	return b.String()
 }
 
-// cell is s escaped and cut to maxCell characters.
-func cell(s string) string {
-	s = escape(s)
-	if utf8.RuneCountInString(s) <= maxCell {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:maxCell-1]) + "…"
-}
+// cell is s escaped and cut to maxCell columns of a terminal.
+func cell(s string) string { return cutWidth(escape(s), maxCell) }
 
 // refText is how a Ref reads: "type:id (name)", "system" for the zero Ref.
 func refText(r audit.Ref) string {
@@ -146,14 +139,14 @@ func tenantText(t string) string {
 	return t
 }
 
-// printTable writes events as an aligned table.
+// printTable writes events as a table, aligned for a terminal (wide
+// characters take two columns).
 func printTable(w io.Writer, events []audit.Event, tenants bool) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(header(tenants), "\t"))
+	rows := [][]string{header(tenants)}
 	for _, e := range events {
-		fmt.Fprintln(tw, strings.Join(row(e, tenants), "\t"))
+		rows = append(rows, row(e, tenants))
 	}
-	return tw.Flush()
+	return writeColumns(w, rows)
 }
 
 // printEvent writes every field of e, one per line.
