@@ -12,7 +12,7 @@
 //   - the same shapes on two logs of 50k and 250k rows open side by side,
 //     timed in alternation in one loop (-interleaved), and beside Recent
 //     page 1 a plain SELECT * of the newest 50 rows (its baseline);
-//   - HTTP (-only http): handlers on loopback, Track against a plain
+//   - HTTP (-only http, or -with-http in a run of every part): handlers on loopback, Track against a plain
 //     INSERT and a Recent page against a plain SELECT, at 1, 16 and 64
 //     connections;
 //   - a full iteration of the log (All), an export (JSON Lines), a plain
@@ -23,7 +23,7 @@
 // Usage:
 //
 //	go run ./cmd/auditbench [-sizes 100000,1000000] [-ingest 20000] [-queries 200]
-//	    [-interleaved 50000,250000|off] [-http 3s] [-http-rows 100000]
+//	    [-interleaved 50000,250000|off] [-http 3s] [-http-rows 100000] [-with-http]
 //	    [-dir DIR] [-keep] [-out BENCHMARKS.md] [-cpuprofile FILE] [-only ingest|queries|http]
 //	    [-postgres DSN] [-pg-ingest 10000] [-sqlite=false]
 //
@@ -86,6 +86,9 @@ type config struct {
 	// run); HTTPRows the size of the log its read handlers page through.
 	HTTP     time.Duration
 	HTTPRows int64
+	// WithHTTP adds the HTTP comparison to a run of every part (-only
+	// http runs it alone); off by default, to keep that run short.
+	WithHTTP bool
 }
 
 // sizeResult is what was measured at one size of the log.
@@ -140,6 +143,7 @@ func main() {
 	flag.StringVar(&interleaved, "interleaved", "50000,250000", `two log sizes whose queries are timed in alternation in one loop (the growth target); "off" skips them`)
 	flag.DurationVar(&cfg.HTTP, "http", 3*time.Second, "duration of each cell of the HTTP comparison (handlers on loopback); 0 skips it")
 	flag.Int64Var(&cfg.HTTPRows, "http-rows", 100000, "rows of the log the HTTP read handlers page through")
+	flag.BoolVar(&cfg.WithHTTP, "with-http", false, "also run the HTTP comparison when running every part (about a minute more); -only http runs it alone")
 	flag.Parse()
 	var err error
 	if cfg.Sizes, err = parseSizes(sizes); err != nil {
@@ -238,7 +242,7 @@ func run(ctx context.Context, cfg config) (res results, err error) {
 			return res, err
 		}
 	}
-	if part("http") && cfg.HTTP > 0 {
+	if cfg.SQLite && (cfg.Only == "http" || cfg.Only == "" && cfg.WithHTTP) && cfg.HTTP > 0 {
 		if res.HTTP, err = runHTTP(ctx, dir, cfg); err != nil {
 			return res, err
 		}
