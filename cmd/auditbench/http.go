@@ -43,6 +43,7 @@ var httpConns = []int{1, 16, 64}
 // httpCell is one handler at one concurrency.
 type httpCell struct {
 	Requests, Errors int
+	Bytes            int64 // of the response bodies
 	Dur              time.Duration
 	lat              []time.Duration
 	Median, P99      time.Duration
@@ -279,6 +280,7 @@ func drive(ctx context.Context, client *http.Client, base, h string, conns int, 
 	deadline := time.Now().Add(dur)
 	lats := make([][]time.Duration, conns)
 	errs := make([]int, conns)
+	sizes := make([]int64, conns)
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
@@ -299,7 +301,8 @@ func drive(ctx context.Context, client *http.Client, base, h string, conns int, 
 					once.Do(func() { firstErr = fmt.Errorf("http %s: %w", h, err) })
 					return
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
+				n, _ := io.Copy(io.Discard, resp.Body)
+				sizes[g] += n
 				resp.Body.Close()
 				lats[g] = append(lats[g], time.Since(t0))
 				if resp.StatusCode/100 != 2 {
@@ -321,6 +324,7 @@ func drive(ctx context.Context, client *http.Client, base, h string, conns int, 
 		cell.Requests += len(lats[g])
 		cell.lat = append(cell.lat, lats[g]...)
 		cell.Errors += errs[g]
+		cell.Bytes += sizes[g]
 	}
 	runtime.GC()
 	return nil
@@ -367,8 +371,9 @@ func (r *httpResults) tables() []table {
 			ratio(t.Rate(), a.Rate()), ratio(t.Rate(), b.Rate())})
 	}
 	rd := table{
-		Title:  "HTTP, reads (requests/s; p99 ms)",
-		Header: []string{"connections", "Recent req/s", "Recent p99", "plain SELECT req/s", "p99", "Recent / plain (req/s)", "Recent / plain (p99)"},
+		Title: "HTTP, reads (requests/s; p99 ms)",
+		Header: []string{"connections", "Recent req/s", "Recent p99", "plain SELECT req/s", "p99", "Recent / plain (req/s)", "Recent / plain (p99)",
+			"bytes/response Recent", "plain"},
 		Note: fmt.Sprintf("Same server and clients, on a log of %s rows. Recent: Logger.Recent, a page of 50 with its exact total, "+
 			"encoded as JSON (the Page). Plain: a prepared SELECT of the newest 50 rows' id, occurred_at, action, actor_id, resource_type, "+
 			"resource_id through database/sql, with the library's reader settings and pool size, encoded as JSON; no total.",
@@ -377,7 +382,15 @@ func (r *httpResults) tables() []table {
 	for _, c := range r.Conns {
 		a, b := r.Cells[hRecent][c], r.Cells[hSelect][c]
 		rd.Rows = append(rd.Rows, []string{strconv.Itoa(c), fmtCount(a.Rate()), ms(a.P99), fmtCount(b.Rate()), ms(b.P99),
-			ratio(a.Rate(), b.Rate()), ratio(float64(a.P99), float64(b.P99))})
+			ratio(a.Rate(), b.Rate()), ratio(float64(a.P99), float64(b.P99)), perResponse(a), perResponse(b)})
 	}
 	return []table{w, rd}
+}
+
+// perResponse is the mean size of a response body.
+func perResponse(c *httpCell) string {
+	if c == nil || c.Requests == 0 {
+		return "-"
+	}
+	return fmtCount(float64(c.Bytes) / float64(c.Requests))
 }
