@@ -114,7 +114,12 @@ type storedRows struct {
 }
 
 func readRows(ctx context.Context, db *sqlx.DB) (storedRows, error) {
-	rows, err := db.QueryContext(ctx, `SELECT * FROM audit_events ORDER BY seq`)
+	return readRowsQuery(ctx, db, `SELECT * FROM audit_events ORDER BY seq`)
+}
+
+// readRowsQuery returns the rows query selects from audit_events.
+func readRowsQuery(ctx context.Context, db *sqlx.DB, query string) (storedRows, error) {
+	rows, err := db.QueryContext(ctx, query)
 	if err != nil {
 		return storedRows{}, fmt.Errorf("read rows: %w", err)
 	}

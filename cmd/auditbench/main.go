@@ -9,14 +9,22 @@
 //     ceiling) and by one autocommit INSERT per event (the naive baseline);
 //   - queries at each log size (default 100k and 1M rows): median and p99
 //     of every query shape an admin page or a typeahead box sends;
-//   - a full iteration of the log (All), an export (JSON Lines) and Verify:
+//   - the same shapes on two logs of 50k and 250k rows open side by side,
+//     timed in alternation in one loop (-interleaved), and beside Recent
+//     page 1 a plain SELECT * of the newest 50 rows (its baseline);
+//   - HTTP (-only http, or -with-http in a run of every part): handlers on loopback, Track against a plain
+//     INSERT and a Recent page against a plain SELECT, at 1, 16 and 64
+//     connections;
+//   - a full iteration of the log (All), an export (JSON Lines), a plain
+//     SELECT * scan (Verify's baseline) and Verify:
 //     rows/s and peak heap, which
 //     must not grow with the log.
 //
 // Usage:
 //
 //	go run ./cmd/auditbench [-sizes 100000,1000000] [-ingest 20000] [-queries 200]
-//	    [-dir DIR] [-keep] [-out BENCHMARKS.md] [-cpuprofile FILE] [-only ingest|queries]
+//	    [-interleaved 50000,250000|off] [-http 3s] [-http-rows 100000] [-with-http]
+//	    [-dir DIR] [-keep] [-out BENCHMARKS.md] [-cpuprofile FILE] [-only ingest|queries|http]
 //	    [-postgres DSN] [-pg-ingest 10000] [-sqlite=false]
 //
 // With -postgres (or $AUDIT_BENCH_POSTGRES), a PostgreSQL section follows:
@@ -71,6 +79,16 @@ type config struct {
 	PGIngest int
 	// SQLite runs the SQLite section.
 	SQLite bool
+	// Interleaved are the two log sizes whose queries are timed in
+	// alternation in one loop (nil: not measured).
+	Interleaved []int64
+	// HTTP is the duration of each cell of the HTTP comparison (0: not
+	// run); HTTPRows the size of the log its read handlers page through.
+	HTTP     time.Duration
+	HTTPRows int64
+	// WithHTTP adds the HTTP comparison to a run of every part (-only
+	// http runs it alone); off by default, to keep that run short.
+	WithHTTP bool
 }
 
 // sizeResult is what was measured at one size of the log.
@@ -83,6 +101,9 @@ type sizeResult struct {
 	Export    memResult
 	Verify    memResult
 	Verified  bool // Verify was measured
+	// Scan is the baseline of Verify: every column of every row read
+	// through database/sql into Go values, from the same file.
+	Scan memResult
 	// Recount is the time of Verify's recount of the derived tables
 	// (counters, catalogues, terms) alone, when the store has one.
 	Recount time.Duration
@@ -94,7 +115,12 @@ type results struct {
 	Ingest  ingestResults
 	Sizes   []sizeResult
 	PG      *pgResults
-	Elapsed time.Duration
+	// Interleaved is the growth comparison at two sizes timed in one loop.
+	Interleaved *interleavedResult
+	HTTP        *httpResults
+	Elapsed     time.Duration
+	// LoadStart and LoadEnd are the load averages before and after.
+	LoadStart, LoadEnd string
 }
 
 func main() {
@@ -107,22 +133,35 @@ func main() {
 	flag.BoolVar(&cfg.Keep, "keep", false, "keep the database files")
 	flag.StringVar(&cfg.Out, "out", "", "write the markdown to this file (default: print it to stdout after the table)")
 	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
-	flag.StringVar(&cfg.Only, "only", "", `run one part only: "ingest" or "queries" (with -cpuprofile, to see where its time goes)`)
+	flag.StringVar(&cfg.Only, "only", "", `run one part only: "ingest", "queries" (the sizes and the interleaved sizes) or "http" (with -cpuprofile, to see where its time goes)`)
 	flag.IntVar(&cfg.SeedWorkers, "seed-workers", 4096, "goroutines calling Record while seeding")
 	flag.IntVar(&cfg.SeedBatch, "seed-batch", 2048, "largest group commit while seeding (audit.WithMaxBatch)")
 	flag.StringVar(&cfg.Postgres, "postgres", os.Getenv("AUDIT_BENCH_POSTGRES"), "DSN of a PostgreSQL server (a role that may create schemas) for the PostgreSQL section; default $AUDIT_BENCH_POSTGRES; empty skips the section")
 	flag.IntVar(&cfg.PGIngest, "pg-ingest", 10000, "events per PostgreSQL ingest measurement")
 	flag.BoolVar(&cfg.SQLite, "sqlite", true, "run the SQLite section (-sqlite=false with -postgres runs the PostgreSQL section alone)")
+	var interleaved string
+	flag.StringVar(&interleaved, "interleaved", "50000,250000", `two log sizes whose queries are timed in alternation in one loop (the growth target); "off" skips them`)
+	flag.DurationVar(&cfg.HTTP, "http", 3*time.Second, "duration of each cell of the HTTP comparison (handlers on loopback); 0 skips it")
+	flag.Int64Var(&cfg.HTTPRows, "http-rows", 100000, "rows of the log the HTTP read handlers page through")
+	flag.BoolVar(&cfg.WithHTTP, "with-http", false, "also run the HTTP comparison when running every part (about a minute more); -only http runs it alone")
 	flag.Parse()
 	var err error
 	if cfg.Sizes, err = parseSizes(sizes); err != nil {
 		fatal(err)
 	}
+	if interleaved != "off" && interleaved != "" {
+		if cfg.Interleaved, err = parseSizes(interleaved); err != nil || len(cfg.Interleaved) != 2 {
+			fatal(fmt.Errorf("-interleaved: want two different sizes such as 50000,250000, or off"))
+		}
+	}
+	if cfg.HTTPRows < perPage+1 {
+		fatal(fmt.Errorf("-http-rows: want more than %d", perPage))
+	}
 	if cfg.Ingest < 1 || cfg.Reps < 1 || cfg.SeedWorkers < 1 || cfg.SeedBatch < 1 {
 		fatal(fmt.Errorf("-ingest, -queries, -seed-workers and -seed-batch must be positive"))
 	}
-	if cfg.Only != "" && cfg.Only != "ingest" && cfg.Only != "queries" {
-		fatal(fmt.Errorf("-only: want ingest or queries, not %q", cfg.Only))
+	if cfg.Only != "" && cfg.Only != "ingest" && cfg.Only != "queries" && cfg.Only != "http" {
+		fatal(fmt.Errorf("-only: want ingest, queries or http, not %q", cfg.Only))
 	}
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
@@ -175,7 +214,7 @@ func parseSizes(s string) ([]int64, error) {
 
 func run(ctx context.Context, cfg config) (res results, err error) {
 	start := time.Now()
-	res = results{Machine: describeMachine(), Config: cfg}
+	res = results{Machine: describeMachine(), Config: cfg, LoadStart: loadAverage()}
 	logf("auditbench on %s", res.Machine)
 	dir, err := os.MkdirTemp(cfg.Dir, "auditbench-")
 	if err != nil {
@@ -187,13 +226,24 @@ func run(ctx context.Context, cfg config) (res results, err error) {
 		defer os.RemoveAll(dir)
 	}
 
-	if cfg.SQLite && cfg.Only != "queries" {
+	part := func(name string) bool { return cfg.SQLite && (cfg.Only == "" || cfg.Only == name) }
+	if part("ingest") {
 		if res.Ingest, err = runIngest(ctx, dir, cfg.Ingest); err != nil {
 			return res, err
 		}
 	}
-	if cfg.SQLite && cfg.Only != "ingest" {
+	if part("queries") && cfg.Interleaved != nil {
+		if res.Interleaved, err = runInterleaved(ctx, dir, cfg); err != nil {
+			return res, err
+		}
+	}
+	if part("queries") {
 		if res.Sizes, err = runSizes(ctx, dir, cfg); err != nil {
+			return res, err
+		}
+	}
+	if cfg.SQLite && (cfg.Only == "http" || cfg.Only == "" && cfg.WithHTTP) && cfg.HTTP > 0 {
+		if res.HTTP, err = runHTTP(ctx, dir, cfg); err != nil {
 			return res, err
 		}
 	}
@@ -205,7 +255,8 @@ func run(ctx context.Context, cfg config) (res results, err error) {
 		res.PG = &pg
 	}
 	res.Elapsed = time.Since(start)
-	logf("done in %.0fs", res.Elapsed.Seconds())
+	res.LoadEnd = loadAverage()
+	logf("done in %.0fs (load average %s)", res.Elapsed.Seconds(), res.LoadEnd)
 	return res, nil
 }
 
@@ -226,6 +277,11 @@ func runSizes(ctx context.Context, dir string, cfg config) ([]sizeResult, error)
 		return nil, err
 	}
 	defer ro.Close()
+	plain, err := openPlainReader(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer plain.Close()
 	var out []sizeResult
 	var have int64
 	var keys queryKeys
@@ -253,7 +309,7 @@ func runSizes(ctx context.Context, dir string, cfg config) ([]sizeResult, error)
 		}
 		logf("queries at %s rows (%d repetitions each)", human(size), cfg.Reps)
 		if r.Latencies, err = labeled(ctx, "queries-"+human(size), func(ctx context.Context) (map[string]latency, error) {
-			return runQueries(ctx, l, ro, size, keys, cfg.Reps)
+			return runQueries(ctx, l, ro, plain, size, keys, cfg.Reps)
 		}); err != nil {
 			return nil, fmt.Errorf("queries at %d rows: %w", size, err)
 		}
@@ -271,6 +327,13 @@ func runSizes(ctx context.Context, dir string, cfg config) ([]sizeResult, error)
 			return nil, err
 		}
 		logf("  %.0f rows/s, peak heap +%.1f MiB, %.0f B allocated per row", r.Export.Rate(), mib(r.Export.PeakHeap), r.Export.AllocPerRow)
+		logf("plain scan of %s rows (SELECT * through database/sql, Verify's baseline)", human(size))
+		if r.Scan, err = labeled(ctx, "scan-"+human(size), func(ctx context.Context) (memResult, error) {
+			return plain.fullScan(ctx, size)
+		}); err != nil {
+			return nil, err
+		}
+		logf("  %.0f rows/s", r.Scan.Rate())
 		if r.Verify, err = labeled(ctx, "verify-"+human(size), func(ctx context.Context) (m memResult, err error) {
 			m, r.Verified, err = benchVerify(ctx, l, size)
 			return m, err

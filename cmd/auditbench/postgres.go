@@ -377,7 +377,7 @@ func (b *pgBench) sizes(ctx context.Context, cfg config) ([]sizeResult, error) {
 		}
 		logf("postgres: queries at %s rows (%d repetitions each)", human(size), cfg.Reps)
 		if r.Latencies, err = labeled(ctx, "pg-queries-"+human(size), func(ctx context.Context) (map[string]latency, error) {
-			return runQueries(ctx, l, db, size, keys, cfg.Reps)
+			return runQueries(ctx, l, db, nil, size, keys, cfg.Reps)
 		}); err != nil {
 			return nil, fmt.Errorf("queries at %d rows: %w", size, err)
 		}

@@ -16,6 +16,8 @@ import (
 // Query shapes, in the order they are reported.
 const (
 	qRecent      = "recent"
+	qPlain       = "plain"
+	qPlainText   = "plain_text"
 	qForAccount  = "for_account"
 	qActor       = "actor"
 	qAction      = "action"
@@ -37,6 +39,8 @@ type shapeInfo struct {
 
 var shapes = []shapeInfo{
 	{qRecent, "Recent page 1, exact total", true},
+	{qPlain, "Plain SELECT * of the newest 50 (prepared), the page's baseline", false},
+	{qPlainText, "Plain SELECT * of the newest 50 (unprepared text), for contrast", false},
 	{qForAccount, "ForAccount page 1", true},
 	{qActor, "Recent, actor filter", true},
 	{qAction, "Recent, action filter", true},
@@ -169,9 +173,29 @@ func measureInterleaved(list []*timedShape) error {
 	return nil
 }
 
-// runQueries measures every query shape on a log of size rows.
-func runQueries(ctx context.Context, l *audit.Logger, ro *sqlx.DB, size int64, keys queryKeys, reps int) (map[string]latency, error) {
+// runQueries measures every query shape on a log of size rows, with the
+// plain SELECT of the newest rows (plain) in the same loop.
+func runQueries(ctx context.Context, l *audit.Logger, ro *sqlx.DB, plain *plainReader, size int64, keys queryKeys, reps int) (map[string]latency, error) {
+	list, err := queryShapes(ctx, l, ro, plain, size, keys, reps, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := measureInterleaved(list); err != nil {
+		return nil, err
+	}
 	out := map[string]latency{}
+	for _, t := range list {
+		lat := summarize(t.d)
+		out[t.Key] = lat
+		logf("  %-50s median %8.0f µs  p99 %8.0f µs", t.Name, us(lat.Median), us(lat.P99))
+	}
+	return out, nil
+}
+
+// queryShapes returns the shapes to time on a log of size rows; deep
+// (page 1,000 by cursor and by OFFSET) only where the log has a page 1,000
+// and deep is set.
+func queryShapes(ctx context.Context, l *audit.Logger, ro *sqlx.DB, plain *plainReader, size int64, keys queryKeys, reps int, deep bool) ([]*timedShape, error) {
 	ids, err := sampleIDs(ctx, ro, size, 256)
 	if err != nil {
 		return nil, err
@@ -189,7 +213,7 @@ func runQueries(ctx context.Context, l *audit.Logger, ro *sqlx.DB, size int64, k
 	}
 	// The cursor of page 1,000, reached by walking 999 pages.
 	var cursor string
-	if size > cursorTarget*perPage {
+	if deep && size > cursorTarget*perPage {
 		q := audit.Query{}
 		for range cursorTarget - 1 {
 			p, err := l.Recent(ctx, q)
@@ -207,6 +231,12 @@ func runQueries(ctx context.Context, l *audit.Logger, ro *sqlx.DB, size int64, k
 				return fmt.Errorf("recent: total %d, want %d", p.TotalCount, size)
 			}
 			return full(p, err, "recent")
+		},
+		qPlain: func(int) error {
+			return plain.newest(ctx, true)
+		},
+		qPlainText: func(int) error {
+			return plain.newest(ctx, false)
 		},
 		qForAccount: func(i int) error {
 			p, err := l.ForAccount(ctx, keys.Accounts[i%len(keys.Accounts)], audit.Query{})
@@ -264,21 +294,15 @@ func runQueries(ctx context.Context, l *audit.Logger, ro *sqlx.DB, size int64, k
 		n := reps
 		switch {
 		case (s.Key == qCursor1000 || s.Key == qOffset1000) && cursor == "":
-			continue // the log has no page 1,000
+			continue // the log has no page 1,000, or deep pages were not asked for
+		case (s.Key == qPlain || s.Key == qPlainText) && plain == nil:
+			continue // no plain reader (PostgreSQL)
 		case s.Key == qOffset1000:
 			n = max(5, reps/10) // slow by design; a few tell the story
 		}
 		list = append(list, &timedShape{shapeInfo: s, reps: n, fn: runs[s.Key]})
 	}
-	if err := measureInterleaved(list); err != nil {
-		return nil, err
-	}
-	for _, t := range list {
-		lat := summarize(t.d)
-		out[t.Key] = lat
-		logf("  %-50s median %8.0f µs  p99 %8.0f µs", t.Name, us(lat.Median), us(lat.P99))
-	}
-	return out, nil
+	return list, nil
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
