@@ -354,6 +354,43 @@ func BenchmarkQueries(b *testing.B) {
 	id := page1.Entries[len(page1.Entries)/2].ID
 	page := func(name string, fn func() (audit.Page, error)) { benchPage(b, name, fn) }
 	page("Recent/page1", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{}) })
+	// The baseline of issue 11: the same newest 50 rows read with a plain
+	// SELECT * through the store's readers (prepared once, as the store's
+	// statements are), every column scanned into a Go value; no total.
+	b.Run("Recent/plain_select_50", func(b *testing.B) {
+		db := l.Store().(*audit.SQLiteStore).DB()
+		st, err := db.PrepareContext(ctx, `SELECT * FROM audit_events ORDER BY seq DESC LIMIT 50`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		b.ReportAllocs()
+		for b.Loop() {
+			rows, err := st.QueryContext(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cols, err := rows.Columns()
+			if err != nil {
+				b.Fatal(err)
+			}
+			vals := make([]any, len(cols))
+			dest := make([]any, len(cols))
+			for i := range vals {
+				dest[i] = &vals[i]
+			}
+			n := 0
+			for rows.Next() {
+				if err := rows.Scan(dest...); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			if err := rows.Close(); err != nil || n != 50 {
+				b.Fatal(n, err)
+			}
+		}
+	})
 	page("Recent/page100_by_cursor", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{After: cursor100}) })
 	page("Recent/page100_by_offset", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{Page: 100}) })
 	// Walking: each iteration fetches the page after the previous one (the
