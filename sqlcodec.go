@@ -72,7 +72,7 @@ func (eventCodec) Decode(r *sqlcore.Row) (Event, error) {
 		}
 	}
 	if r.Metadata.Valid {
-		m, err := decodeMetadata([]byte(r.Metadata.String))
+		m, err := decodeMetadata(r.Metadata.String)
 		if err != nil {
 			return Event{}, opErr(fmt.Sprintf("event %d: metadata", r.Seq), err)
 		}
