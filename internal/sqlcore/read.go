@@ -64,7 +64,7 @@ func (s *Store[E]) List(ctx context.Context, tx ReadTx, f Filter, cursor int64, 
 		}
 	}
 	query, args := s.listSQL(f, actions, cursor, offset, limit)
-	events, err := s.queryEvents(ctx, tx, query, args)
+	events, err := s.queryEvents(ctx, tx, query, args, limit)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -104,7 +104,7 @@ func (s *Store[E]) Range(ctx context.Context, tx ReadTx, f Filter, cursor int64,
 			}
 		}
 		query, args := s.listSQL(f, actions, cursor, 0, limit)
-		events, err = s.queryEvents(ctx, tx, query, args)
+		events, err = s.queryEvents(ctx, tx, query, args, limit)
 	}
 	if err != nil {
 		return nil, 0, err
@@ -124,18 +124,29 @@ func keepAction(actions []ActionCount, action string) []ActionCount {
 	return nil
 }
 
-// queryEvents runs query (with ? placeholders) and decodes the events it
-// returns.
-func (s *Store[E]) queryEvents(ctx context.Context, q Querier, query string, args []any) ([]E, error) {
+// maxPrealloc bounds the events queryEvents makes room for before it
+// reads them.
+const maxPrealloc = 128
+
+// queryEvents runs query (with ? placeholders), which returns at most
+// limit rows, and decodes the events it returns. One Row and its
+// destinations serve every row: Scan sets every field (a NULL to its zero
+// value) and gives each []byte its own copy, and Decode keeps no pointer
+// into the Row.
+func (s *Store[E]) queryEvents(ctx context.Context, q Querier, query string, args []any, limit int) ([]E, error) {
 	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []E
+	if limit > 0 {
+		out = make([]E, 0, min(limit, maxPrealloc))
+	}
+	var r Row
+	dest := r.Dest()
 	for rows.Next() {
-		var r Row
-		if err := rows.Scan(r.Dest()...); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		e, err := s.Codec.Decode(&r)
