@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"strings"
 )
 
@@ -49,6 +50,9 @@ const maxUnionActions = 64
 func (s *Store[E]) List(ctx context.Context, tx ReadTx, f Filter, cursor int64, offset, limit int) ([]E, int64, error) {
 	if f.AllTenants {
 		return s.listAllTenants(ctx, tx, f, cursor, offset, limit, true)
+	}
+	if f.everything() {
+		return s.listTenant(ctx, tx, f, cursor, offset, limit)
 	}
 	var actions []ActionCount
 	if f.Search != "" {
@@ -113,6 +117,53 @@ func (s *Store[E]) Range(ctx context.Context, tx ReadTx, f Filter, cursor int64,
 		return events, 0, nil // the caller knows the last seq
 	}
 	return events, head, nil
+}
+
+// sqlTenantTotal reads a tenant's total and the log's (its head's seq:
+// seqs are gapless from 1) in one statement.
+const sqlTenantTotal = `SELECT coalesce((SELECT n FROM audit_counts WHERE tenant = ? AND kind = ? AND key = ?), 0),
+	coalesce((SELECT max(seq) FROM audit_events), 0)`
+
+// listTenant is List for every event of one tenant (f.everything). When
+// the tenant holds the whole log, as it does in a log without tenants, it
+// walks the log by seq, testing each row's tenant, rather than walking
+// the tenant's index with a lookup of each row in the log: the same rows,
+// in the same order, for less work.
+func (s *Store[E]) listTenant(ctx context.Context, tx ReadTx, f Filter, cursor int64, offset, limit int) ([]E, int64, error) {
+	var total, head int64
+	if err := tx.QueryRowxContext(ctx, s.Dialect.Rebind(sqlTenantTotal), s.Dialect.Args([]any{f.Tenant, kindTotal, ""})...).Scan(&total, &head); err != nil {
+		return nil, 0, err
+	}
+	query, args := s.listSQL(f, nil, cursor, offset, limit)
+	if total == head {
+		query, args = s.walkTenantSQL(f, cursor, offset, limit)
+	}
+	events, err := s.queryEvents(ctx, tx, query, args, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	return events, total, nil
+}
+
+// walkTenantSQL builds the query of a page of every event of one tenant
+// (f.everything) that walks the log by seq, from the cursor (or from the
+// end of the log, as a range of the primary key), keeping the tenant's
+// rows. It reads what listSQL's does, and reads no row of another tenant
+// only when the tenant holds the whole log (see listTenant).
+func (s *Store[E]) walkTenantSQL(f Filter, cursor int64, offset, limit int) (string, []any) {
+	g := f
+	g.AllTenants = true // the tenant's condition, unindexed, is below
+	switch {
+	case cursor > 0:
+	case f.OldestFirst:
+		g.FromSeq = 1
+	default:
+		cursor = math.MaxInt64
+	}
+	where, args := g.where("", cursor)
+	return `SELECT ` + Columns + ` FROM audit_events WHERE ` + s.Dialect.Unindexed("tenant") + ` = ? AND ` + where +
+			` ORDER BY seq ` + f.dir() + ` LIMIT ? OFFSET ?`,
+		append(append([]any{f.Tenant}, args...), limit, offset)
 }
 
 func keepAction(actions []ActionCount, action string) []ActionCount {
