@@ -181,9 +181,9 @@ const maxPrealloc = 128
 
 // queryEvents runs query (with ? placeholders), which returns at most
 // limit rows, and decodes the events it returns. One Row and its
-// destinations serve every row: Scan sets every field (a NULL to its zero
-// value) and gives each []byte its own copy, and Decode keeps no pointer
-// into the Row.
+// destinations serve every row: scanning sets every field (a NULL to its
+// zero value) and gives each []byte its own copy, and Decode keeps no
+// pointer into the Row.
 func (s *Store[E]) queryEvents(ctx context.Context, q Querier, query string, args []any, limit int) ([]E, error) {
 	rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(query), s.Dialect.Args(args)...)
 	if err != nil {
@@ -195,9 +195,9 @@ func (s *Store[E]) queryEvents(ctx context.Context, q Querier, query string, arg
 		out = make([]E, 0, min(limit, maxPrealloc))
 	}
 	var r Row
-	dest := r.Dest()
+	scan := newRowScan(&r)
 	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
+		if err := scan.scan(rows); err != nil {
 			return nil, err
 		}
 		e, err := s.Codec.Decode(&r)
