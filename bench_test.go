@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,6 +123,7 @@ func benchSeed(b *testing.B, l *audit.Logger, n, tenants int) {
 func benchPage(b *testing.B, name string, fn func() (audit.Page, error)) {
 	b.Run(name, func(b *testing.B) {
 		b.ReportAllocs()
+		cpu := cpuTime()
 		for b.Loop() {
 			p, err := fn()
 			if err != nil {
@@ -131,6 +133,7 @@ func benchPage(b *testing.B, name string, fn func() (audit.Page, error)) {
 				b.Fatal("empty page")
 			}
 		}
+		reportCPU(b, cpu)
 	})
 }
 
@@ -297,6 +300,22 @@ func bytesWritten() int64 {
 	return -1
 }
 
+// median returns the median of ds (which it sorts).
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+// reportCPU reports the CPU time of the process (every goroutine, the
+// garbage collector's too) per iteration of b since cpu: on a machine
+// that other jobs share, it varies less than the time per iteration.
+func reportCPU(b *testing.B, cpu time.Duration) {
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+}
+
 // cpuTime returns the user and system CPU time of this process.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -354,6 +373,80 @@ func BenchmarkQueries(b *testing.B) {
 	id := page1.Entries[len(page1.Entries)/2].ID
 	page := func(name string, fn func() (audit.Page, error)) { benchPage(b, name, fn) }
 	page("Recent/page1", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{}) })
+	// The baseline of issue 11: the same newest 50 rows read with a plain
+	// SELECT * through the store's readers (prepared once, as the store's
+	// statements are), every column scanned into a Go value; no total.
+	db := l.Store().(*audit.SQLiteStore).DB()
+	plainStmt, err := db.PrepareContext(ctx, `SELECT * FROM audit_events ORDER BY seq DESC LIMIT 50`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer plainStmt.Close()
+	plain := func() error {
+		rows, err := plainStmt.QueryContext(ctx)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil {
+			return err
+		}
+		vals := make([]any, len(cols))
+		dest := make([]any, len(cols))
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		n := 0
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			n++
+		}
+		if n != 50 {
+			return fmt.Errorf("%d rows", n)
+		}
+		return rows.Close()
+	}
+	b.Run("Recent/plain_select_50", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := cpuTime()
+		for b.Loop() {
+			if err := plain(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportCPU(b, cpu)
+	})
+	// The two, call by call in turn, so that a machine shared with other
+	// jobs slows both alike: the medians of each and their ratio (the goal
+	// of issue 11: at most 1.5), and the ratio of the means.
+	b.Run("Recent/page1_over_plain", func(b *testing.B) {
+		var pages, plains []time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			if _, err := l.Recent(ctx, audit.Query{}); err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			if err := plain(); err != nil {
+				b.Fatal(err)
+			}
+			pages, plains = append(pages, t1.Sub(t0)), append(plains, time.Since(t1))
+		}
+		var sumPages, sumPlains time.Duration
+		for i := range pages {
+			sumPages, sumPlains = sumPages+pages[i], sumPlains+plains[i]
+		}
+		page, base := median(pages), median(plains)
+		b.ReportMetric(float64(page.Microseconds()), "page-µs")
+		b.ReportMetric(float64(base.Microseconds()), "plain-µs")
+		b.ReportMetric(float64(page)/float64(base), "ratio")
+		// Means include the calls that collect garbage, which medians leave
+		// out.
+		b.ReportMetric(float64(sumPages)/float64(sumPlains), "mean-ratio")
+	})
 	page("Recent/page100_by_cursor", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{After: cursor100}) })
 	page("Recent/page100_by_offset", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{Page: 100}) })
 	// Walking: each iteration fetches the page after the previous one (the

@@ -213,7 +213,7 @@ func DecodeCanonical(b []byte) (Event, error) {
 		if err := jsonForms[v].checkMetadata(&c, meta); err != nil {
 			return Event{}, opErr("canonical: metadata", err)
 		}
-		m, err := decodeMetadata([]byte(meta))
+		m, err := decodeMetadata(meta)
 		if err != nil {
 			return Event{}, opErr("canonical: metadata", err)
 		}

@@ -80,8 +80,21 @@ func hasReplacementEscape(raw []byte) bool {
 	return false
 }
 
-// decodeMetadata decodes stored metadata JSON.
-func decodeMetadata(raw []byte) (map[string]any, error) {
+// decodeMetadata decodes stored metadata JSON as unmarshalNumber does into
+// a map[string]any (numbers as json.Number): with the fast decoder, or,
+// for text that it leaves alone, with encoding/json.
+func decodeMetadata(raw string) (map[string]any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if m, ok := decodeMetadataFast(raw); ok {
+		return m, nil
+	}
+	return decodeMetadataStd([]byte(raw))
+}
+
+// decodeMetadataStd is decodeMetadata with encoding/json alone.
+func decodeMetadataStd(raw []byte) (map[string]any, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}

@@ -67,12 +67,15 @@ func (eventCodec) Decode(r *sqlcore.Row) (Event, error) {
 		PrevHash:   r.PrevHash, Hash: r.Hash,
 	}
 	if r.Targets.Valid {
-		if err := json.Unmarshal([]byte(r.Targets.String), &e.Targets); err != nil {
+		// Into a variable of its own: &e.Targets would move e to the heap.
+		var targets []Ref
+		if err := json.Unmarshal([]byte(r.Targets.String), &targets); err != nil {
 			return Event{}, opErr(fmt.Sprintf("event %d: targets", r.Seq), err)
 		}
+		e.Targets = targets
 	}
 	if r.Metadata.Valid {
-		m, err := decodeMetadata([]byte(r.Metadata.String))
+		m, err := decodeMetadata(r.Metadata.String)
 		if err != nil {
 			return Event{}, opErr(fmt.Sprintf("event %d: metadata", r.Seq), err)
 		}

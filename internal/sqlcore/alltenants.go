@@ -165,7 +165,7 @@ func (s *Store[E]) listAllTenants(ctx context.Context, tx ReadTx, f Filter, befo
 			args = append(iargs, limit, offset)
 		}
 	}
-	events, err := s.queryEvents(ctx, tx, query, args)
+	events, err := s.queryEvents(ctx, tx, query, args, limit)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -391,7 +391,7 @@ func (s *Store[E]) listAllTenantsBy(ctx context.Context, tx ReadTx, f Filter, cu
 		return nil, 0, nil
 	}
 	query, args := s.allTenantsBySQL(Columns, f, extra, eargs, cursor, limit+offset)
-	events, err := s.queryEvents(ctx, tx, query+` LIMIT ? OFFSET ?`, append(args, limit, offset))
+	events, err := s.queryEvents(ctx, tx, query+` LIMIT ? OFFSET ?`, append(args, limit, offset), limit)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -116,6 +116,12 @@ func (f Filter) narrowed() bool {
 	return f.timed() || f.FromSeq > 0 || f.ToSeq > 0 || f.ActorType != "" && f.ActorID == "" || f.ResourceType != "" && f.ResourceID == ""
 }
 
+// everything reports whether f selects every event of one tenant, in
+// either order: no condition but the tenant.
+func (f Filter) everything() bool {
+	return !f.AllTenants && f.keyed() == 0 && !f.narrowed() && f.ActorType == "" && f.ResourceType == "" && f.SubjectType == ""
+}
+
 // keyed counts the conditions of f on counted keys (action, actor,
 // resource, subject, outcome, search term).
 func (f Filter) keyed() int {

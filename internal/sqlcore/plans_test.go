@@ -70,6 +70,10 @@ func TestQueryPlans(t *testing.T) {
 		q, args := s.listSQL(f, ac, 100, 0, 51)
 		return plan(q, args...)
 	}
+	walkTenant := func(f Filter, cursor int64) string {
+		q, args := s.walkTenantSQL(f, cursor, 0, 51)
+		return plan(q, args...)
+	}
 	for _, c := range []struct {
 		name, plan, want string
 	}{
@@ -82,6 +86,12 @@ func TestQueryPlans(t *testing.T) {
 		{"resource", list(Filter{Tenant: "t", ResourceID: "r"}), "USING INDEX audit_events_resource (tenant=? AND resource_id=? AND rowid<?)"},
 		{"search", list(Filter{Tenant: "t", Search: "a"}, "a.b", "a.c"), "USING INDEX audit_events_action (tenant=? AND action=? AND rowid<?)"},
 		{"oldest first", list(Filter{Tenant: "t", OldestFirst: true}), "USING INDEX audit_events_tenant (tenant=? AND rowid>?)"},
+		{"tenant and log totals", plan(sqlTenantTotal, "t", kindTotal, ""), "SEARCH audit_counts USING PRIMARY KEY (tenant=? AND kind=? AND key=?)"},
+		{"tenant and log totals", plan(sqlTenantTotal, "t", kindTotal, ""), "SEARCH audit_events"},
+		{"recent, walked", walkTenant(Filter{Tenant: "t"}, 0), "SEARCH audit_events USING INTEGER PRIMARY KEY (rowid<?)"},
+		{"recent by cursor, walked", walkTenant(Filter{Tenant: "t"}, 100), "SEARCH audit_events USING INTEGER PRIMARY KEY (rowid<?)"},
+		{"oldest first, walked", walkTenant(Filter{Tenant: "t", OldestFirst: true}, 0), "SEARCH audit_events USING INTEGER PRIMARY KEY (rowid>?)"},
+		{"oldest first by cursor, walked", walkTenant(Filter{Tenant: "t", OldestFirst: true}, 100), "SEARCH audit_events USING INTEGER PRIMARY KEY (rowid>?)"},
 		{"actor, oldest first", list(Filter{Tenant: "t", ActorID: "a", OldestFirst: true}), "USING INDEX audit_events_actor (tenant=? AND actor_id=? AND rowid>?)"},
 		{"actor and type", list(Filter{Tenant: "t", ActorID: "a", ActorType: "user"}), "USING INDEX audit_events_actor (tenant=? AND actor_id=? AND rowid<?)"},
 		{"actor type", list(Filter{Tenant: "t", ActorType: "user"}), "USING INDEX audit_events_tenant (tenant=? AND rowid<?)"},

@@ -2,6 +2,7 @@ package sqlcore
 
 import (
 	"database/sql"
+	"fmt"
 )
 
 // Columns are the columns of an event that reads select, in the order of
@@ -53,3 +54,82 @@ func (r *Row) insertArgs() []any {
 
 // Scanner is what Scan reads a row from (*sql.Row, *sql.Rows and sqlx's).
 type Scanner interface{ Scan(dest ...any) error }
+
+// rowScan scans rows into a Row as Scan(r.Dest()...) does, with fewer
+// conversions: database/sql converts an integer into an *int64 or *int by
+// reflection (and into an *int through its decimal text), and a value
+// into an *sql.NullString through its Scan method, so those columns are
+// scanned into interfaces and converted here, directly for the values
+// drivers give (int64; string or nil) and as database/sql would for any
+// other.
+type rowScan struct {
+	r    *Row
+	dest []any
+	ints [4]any // seq, occurred_at, recorded_at, hash_version
+	strs [6]any // targets, metadata, idempotency_key, origin_ip, origin_user_agent, origin_request_id
+}
+
+func newRowScan(r *Row) *rowScan {
+	s := &rowScan{r: r, dest: r.Dest()}
+	for i, at := range [...]int{0, 14, 15, 21} {
+		s.dest[at] = &s.ints[i]
+	}
+	for i, at := range [...]int{10, 12, 13, 18, 19, 20} {
+		s.dest[at] = &s.strs[i]
+	}
+	return s
+}
+
+// scan reads the current row of rows into the Row.
+func (s *rowScan) scan(rows Scanner) error {
+	if err := rows.Scan(s.dest...); err != nil {
+		return err
+	}
+	r := s.r
+	var hashVersion int64
+	for i, dst := range [...]*int64{&r.Seq, &r.OccurredAt, &r.RecordedAt, &hashVersion} {
+		if err := scanInt(s.ints[i], dst); err != nil {
+			return fmt.Errorf("sql: Scan error on column index %d: %w", [...]int{0, 14, 15, 21}[i], err)
+		}
+	}
+	r.HashVersion = int(hashVersion)
+	for i, dst := range [...]*sql.NullString{&r.Targets, &r.Metadata, &r.IdempotencyKey, &r.OriginIP, &r.OriginUserAgent, &r.OriginRequestID} {
+		if err := scanNullString(s.strs[i], dst); err != nil {
+			return fmt.Errorf("sql: Scan error on column index %d: %w", [...]int{10, 12, 13, 18, 19, 20}[i], err)
+		}
+	}
+	return nil
+}
+
+// scanInt stores v, a value that database/sql scanned into an *any, in
+// dst: an int64 as is, anything else as database/sql would (NULL is an
+// error).
+func scanInt(v any, dst *int64) error {
+	if n, ok := v.(int64); ok {
+		*dst = n
+		return nil
+	}
+	var n sql.NullInt64
+	if err := n.Scan(v); err != nil {
+		return err
+	}
+	if !n.Valid {
+		return fmt.Errorf("converting NULL to int64 is unsupported")
+	}
+	*dst = n.Int64
+	return nil
+}
+
+// scanNullString stores v, a value that database/sql scanned into an
+// *any, in dst as dst.Scan would.
+func scanNullString(v any, dst *sql.NullString) error {
+	switch x := v.(type) {
+	case string:
+		*dst = sql.NullString{String: x, Valid: true}
+	case nil:
+		*dst = sql.NullString{}
+	default:
+		return dst.Scan(v)
+	}
+	return nil
+}
