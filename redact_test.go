@@ -221,7 +221,9 @@ func TestDefaultRedactKeys(t *testing.T) {
 // time in a careless scanner (many name=value pairs on one line, a key of
 // thousands of secret words): each takes a small multiple of the time of
 // plain metadata of the same size, where quadratic work takes a hundred
-// times as long. Each time is the best of three.
+// times as long. Each time is the best of three; the bound
+// (40 times plain, plus a quarter second) leaves room for a machine busy
+// with other jobs (the earlier 20 times plus 50 ms was tight under load).
 func TestRedactionWorkIsLinear(t *testing.T) {
 	t.Parallel()
 	l, _ := setup(t, audit.WithMaxMetadataBytes(1<<20), audit.WithMaxEventBytes(2<<20))
@@ -248,6 +250,6 @@ func TestRedactionWorkIsLinear(t *testing.T) {
 		"key camel":  {strings.Repeat("pwX", size/3): 1},
 	} {
 		took := best(meta)
-		require.Less(t, took, 20*plain+50*time.Millisecond, "%s: %v, plain metadata %v", name, took, plain)
+		require.Less(t, took, 40*plain+250*time.Millisecond, "%s: %v, plain metadata %v", name, took, plain)
 	}
 }
