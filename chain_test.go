@@ -253,6 +253,13 @@ func TestVerifyRecountsDerivedTables(t *testing.T) {
 		{"target counter raised", `UPDATE audit_counts SET n = n + 1 WHERE kind = 'target'`, `audit_counts counts 7 events of target "1" in tenant "", the log has 6`},
 		{"target ref lowered", `UPDATE audit_refs SET n = n - 1 WHERE kind = 'target'`, `audit_refs counts 5 events of target "1" of type "t" in tenant "", the log has 6`},
 		{"actor ref retyped", `UPDATE audit_refs SET type = 'bot' WHERE kind = 'actor' AND id = '1' AND tenant = 'acme'`, `audit_refs counts 2 events of actor "1" of type "bot" in tenant "acme", which has none`},
+		// The per-id counts agree; only the recount per type of an id
+		// with two types in audit_refs finds it.
+		{"actor ref split across types", `UPDATE audit_refs SET n = 1 WHERE kind = 'actor' AND id = '1' AND tenant = 'acme';
+			INSERT INTO audit_refs VALUES ('acme', 'actor', '1', 'bot', 'U', 1, 0);
+			INSERT INTO audit_ref_terms VALUES ('acme', 'u', 'actor', '1', 'bot')`, `audit_refs counts 1 events of actor "1" of type "bot" in tenant "acme", which has none`},
+		{"resource ref retyped", `UPDATE audit_refs SET type = 'file' WHERE kind = 'resource' AND id = '4' AND tenant = 'acme'`,
+			`audit_refs has no row for resource "4" of type "doc" in tenant "acme", which has 1 events`},
 		{"ref term deleted", `DELETE FROM audit_ref_terms WHERE id = '2' AND kind = 'actor'`, `audit_ref_terms lacks term "u" of actor "2"`},
 		{"ref term added", `INSERT INTO audit_ref_terms VALUES ('', 'x', 'actor', 'nobody', 'user')`, `which has no events`},
 		{"unknown kind", `INSERT INTO audit_counts VALUES ('', 'other', 'x', 1)`, `unknown kind "other"`},

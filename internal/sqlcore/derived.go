@@ -16,20 +16,29 @@ import (
 // hold, from the events, in the order of the table's primary key; the
 // table's rows are read in that order too, and the two are walked side by
 // side. The counters of the tenant's total, actions and failures group an
-// index in its own order (no sort); the actor and resource refs group by
-// columns no index holds together, so the database sorts the events (in
-// its temporary storage, not in this process): those two are most of the
-// cost of a check. The targets are rebuilt once from the events' JSON and
-// compared with audit_targets; the target counters are then counted from
-// audit_targets, in the same snapshot, which is as good as from the events
-// once the two are known to agree, and much cheaper than a second and
-// third pass over the JSON.
+// index in its own order (no sort). The actor and resource refs are
+// counted per (tenant, id) from the indexes on (tenant, actor_id) and
+// (tenant, resource_id) alone, in their order (no sort, no read of the
+// events' rows), against the sum over the types of each id in audit_refs;
+// the types are then checked by one pass over the events that looks up
+// the (id, type) of each event's actor and resource in audit_refs by
+// primary key, and the ids with more than one type in audit_refs are
+// recounted per type. Together that is exact: an id with one type whose
+// events all have that type and whose count agrees has its one row
+// right, and the others are recounted. (Grouping the events by id and
+// type made the database sort them all, most of the cost of a check.) The
+// targets are rebuilt once from the events' JSON and compared with
+// audit_targets; the target counters are then counted from audit_targets,
+// in the same snapshot, which is as good as from the events once the two
+// are known to agree, and much cheaper than a second and third pass over
+// the JSON.
 
 // recount is one check: what the events say (events), what the table
 // holds (table, with one ? for the kind), and what the rows are.
 type recount struct {
 	kind, table string
 	events      string
+	args        []any // for the ? of events, and of table after the kind
 }
 
 const (
@@ -44,15 +53,14 @@ const (
 type DerivedCheck func(ctx context.Context, tx ReadTx) (problem string, err error)
 
 // DerivedChecks are the parts of CheckDerived, the costly ones first (the
-// actor refs, the resource refs, the targets), so that a caller running
-// them side by side starts those first.
+// targets, the types of the refs), so that a caller running them side by
+// side starts those first.
 func (s *Store[E]) DerivedChecks() []DerivedCheck {
 	return []DerivedCheck{
-		s.recountCheck(recount{kindActor, sqlRefsOfKind, `SELECT tenant, actor_id, actor_type, count(*) FROM audit_events
-			GROUP BY tenant, actor_id, actor_type ORDER BY tenant, actor_id, actor_type`}),
-		s.recountCheck(recount{kindResource, sqlRefsOfKind, `SELECT tenant, resource_id, resource_type, count(*) FROM audit_events
-			GROUP BY tenant, resource_id, resource_type ORDER BY tenant, resource_id, resource_type`}),
+		s.checkRefTypes,
 		s.checkTargets,
+		s.refsCheck(kindActor, "actor"),
+		s.refsCheck(kindResource, "resource"),
 		s.checkCounters,
 		s.checkRefTerms,
 	}
@@ -73,8 +81,73 @@ func (s *Store[E]) CheckDerived(ctx context.Context, tx ReadTx) (string, error) 
 	return "", nil
 }
 
-func (s *Store[E]) recountCheck(r recount) DerivedCheck {
-	return func(ctx context.Context, tx ReadTx) (string, error) { return s.merge(ctx, tx, r) }
+// refsCheck recounts the refs of kind (the events' column+"_id" and
+// column+"_type") per (tenant, id), from the index on (tenant,
+// column+"_id"), against the sum of each id's rows in audit_refs; then
+// recounts per type the ids that have more than one type in audit_refs.
+// checkRefTypes checks that the type of every event's ref is in
+// audit_refs: with it, an id with one type is then known exact too.
+func (s *Store[E]) refsCheck(kind, column string) DerivedCheck {
+	id, typ := column+"_id", column+"_type"
+	perID := recount{kind, `SELECT tenant, id, '', CAST(sum(n) AS BIGINT) FROM audit_refs WHERE kind = ? GROUP BY tenant, id ORDER BY tenant, id`,
+		`SELECT tenant, ` + id + `, '', count(*) FROM audit_events ` + s.Dialect.IndexedBy("audit_events_"+column) +
+			` GROUP BY tenant, ` + id + ` ORDER BY tenant, ` + id, nil}
+	multi := `(SELECT tenant, id FROM audit_refs WHERE kind = '` + kind + `' GROUP BY tenant, id HAVING count(*) > 1)`
+	perType := recount{kind, sqlRefsOfKind[:strings.Index(sqlRefsOfKind, " ORDER BY")] + ` AND (tenant, id) IN ` + multi + ` ORDER BY tenant, id, type`,
+		`SELECT e.tenant, e.` + id + `, e.` + typ + `, count(*) FROM ` + multi + ` m ` +
+			s.Dialect.OrderedJoin("audit_events", "e", "e.tenant = m.tenant AND e."+id+" = m.id") +
+			` GROUP BY e.tenant, e.` + id + `, e.` + typ + ` ORDER BY e.tenant, e.` + id + `, e.` + typ, nil}
+	return func(ctx context.Context, tx ReadTx) (string, error) {
+		diff, found, err := s.firstDiff(ctx, tx, perID)
+		if found || err != nil {
+			return s.checkRef(ctx, tx, kind, column, diff.tenant, diff.key, err)
+		}
+		return s.merge(ctx, tx, perType)
+	}
+}
+
+// checkRef recounts the refs of kind of one (tenant, id), per type, and
+// reports what disagrees first (it is called on an id known to disagree).
+func (s *Store[E]) checkRef(ctx context.Context, tx ReadTx, kind, column, tenant, id string, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	idCol, typ := column+"_id", column+"_type"
+	problem, err := s.merge(ctx, tx, recount{kind, `SELECT tenant, id, type, n FROM audit_refs WHERE kind = ? AND tenant = ? AND id = ? ORDER BY type`,
+		`SELECT tenant, ` + idCol + `, ` + typ + `, count(*) FROM audit_events WHERE tenant = ? AND ` + idCol + ` = ?
+			GROUP BY tenant, ` + idCol + `, ` + typ + ` ORDER BY ` + typ, []any{tenant, id}})
+	if problem == "" && err == nil {
+		problem = fmt.Sprintf("audit_refs disagrees with the log on the events of %s %q in tenant %q", kind, id, tenant)
+	}
+	return problem, err
+}
+
+// sqlRefTypeMissing finds the first event whose actor or resource (id,
+// type) has no row in audit_refs, by primary key each.
+const sqlRefTypeMissing = `SELECT e.tenant, e.actor_id, e.resource_id,
+	NOT EXISTS (SELECT 1 FROM audit_refs r WHERE r.tenant = e.tenant AND r.kind = '` + kindActor + `' AND r.id = e.actor_id AND r.type = e.actor_type)
+	FROM audit_events e
+	WHERE NOT EXISTS (SELECT 1 FROM audit_refs r WHERE r.tenant = e.tenant AND r.kind = '` + kindActor + `' AND r.id = e.actor_id AND r.type = e.actor_type)
+	OR NOT EXISTS (SELECT 1 FROM audit_refs r WHERE r.tenant = e.tenant AND r.kind = '` + kindResource + `' AND r.id = e.resource_id AND r.type = e.resource_type)
+	LIMIT 1`
+
+// checkRefTypes checks, in one pass over the events, that the (id, type)
+// of every event's actor and resource has a row in audit_refs, and
+// reports the first that lacks one as its id's recount does.
+func (s *Store[E]) checkRefTypes(ctx context.Context, tx ReadTx) (string, error) {
+	var tenant, actor, resource string
+	var actorMissing bool
+	err := tx.QueryRowxContext(ctx, sqlRefTypeMissing).Scan(&tenant, &actor, &resource, &actorMissing)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", nil
+	case err != nil:
+		return "", err
+	case actorMissing:
+		return s.checkRef(ctx, tx, kindActor, "actor", tenant, actor, nil)
+	default:
+		return s.checkRef(ctx, tx, kindResource, "resource", tenant, resource, nil)
+	}
 }
 
 // checkCounters checks the kinds of both tables, recounts the tenant's
@@ -98,11 +171,11 @@ func (s *Store[E]) checkCounters(ctx context.Context, tx ReadTx) (string, error)
 	}
 	for _, r := range []recount{
 		{kindTotal, sqlCountsOfKind, `SELECT tenant, '', '', count(*) FROM audit_events ` + s.Dialect.IndexedBy("audit_events_tenant") +
-			` GROUP BY tenant ORDER BY tenant`},
+			` GROUP BY tenant ORDER BY tenant`, nil},
 		{kindAction, sqlCountsOfKind, `SELECT tenant, action, '', count(*) FROM audit_events ` + s.Dialect.IndexedBy("audit_events_action") +
-			` GROUP BY tenant, action ORDER BY tenant, action`},
+			` GROUP BY tenant, action ORDER BY tenant, action`, nil},
 		{kindFailure, sqlCountsOfKind, `SELECT tenant, '', '', count(*) FROM audit_events ` + s.Dialect.IndexedBy("audit_events_failures") +
-			` WHERE outcome = '` + OutcomeFailure + `' GROUP BY tenant ORDER BY tenant`},
+			` WHERE outcome = '` + OutcomeFailure + `' GROUP BY tenant ORDER BY tenant`, nil},
 	} {
 		if problem, err := s.merge(ctx, tx, r); problem != "" || err != nil {
 			return problem, err
@@ -148,16 +221,6 @@ func (r *rowStream) next() error {
 // merge walks a recount and its table side by side and reports the first
 // row on which they differ.
 func (s *Store[E]) merge(ctx context.Context, tx ReadTx, r recount) (string, error) {
-	evRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(r.events))
-	if err != nil {
-		return "", err
-	}
-	defer evRows.Close()
-	tRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(r.table), s.Dialect.Args([]any{r.kind})...)
-	if err != nil {
-		return "", err
-	}
-	defer tRows.Close()
 	table := "audit_counts"
 	if strings.Contains(r.table, "audit_refs") {
 		table = "audit_refs"
@@ -168,9 +231,51 @@ func (s *Store[E]) merge(ctx context.Context, tx ReadTx, r recount) (string, err
 		}
 		return fmt.Sprintf("%s %q in tenant %q", r.kind, c.key, c.tenant)
 	}
+	var problem string
+	err := s.walk(ctx, tx, r, func(c int, ev, tb counterRow) {
+		switch {
+		case c < 0:
+			problem = fmt.Sprintf("%s has no row for %s, which has %d events", table, name(ev), ev.n)
+		case c > 0:
+			problem = fmt.Sprintf("%s counts %d events of %s, which has none", table, tb.n, name(tb))
+		default:
+			problem = fmt.Sprintf("%s counts %d events of %s, the log has %d", table, tb.n, name(tb), ev.n)
+		}
+	})
+	return problem, err
+}
+
+// firstDiff walks a recount and its table side by side and returns the
+// first row of either on which they differ (found), with its streams
+// closed.
+func (s *Store[E]) firstDiff(ctx context.Context, tx ReadTx, r recount) (diff counterRow, found bool, err error) {
+	err = s.walk(ctx, tx, r, func(c int, ev, tb counterRow) {
+		diff, found = ev, true
+		if c > 0 {
+			diff = tb
+		}
+	})
+	return diff, found, err
+}
+
+// walk walks a recount and its table side by side until the first row on
+// which they differ, and calls differ with it: c < 0 when the table lacks
+// the events' row ev, c > 0 when the events lack the table's row tb, 0
+// when both have the row with different counts.
+func (s *Store[E]) walk(ctx context.Context, tx ReadTx, r recount, differ func(c int, ev, tb counterRow)) error {
+	evRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(r.events), s.Dialect.Args(r.args)...)
+	if err != nil {
+		return err
+	}
+	defer evRows.Close()
+	tRows, err := tx.QueryxContext(ctx, s.Dialect.Rebind(r.table), s.Dialect.Args(append([]any{r.kind}, r.args...))...)
+	if err != nil {
+		return err
+	}
+	defer tRows.Close()
 	ev, tb := &rowStream{rows: evRows}, &rowStream{rows: tRows}
 	if err := errors.Join(ev.next(), tb.next()); err != nil {
-		return "", err
+		return err
 	}
 	for ev.ok || tb.ok {
 		c := 0
@@ -182,38 +287,23 @@ func (s *Store[E]) merge(ctx context.Context, tx ReadTx, r recount) (string, err
 		default:
 			c = cmp.Or(strings.Compare(ev.cur.tenant, tb.cur.tenant), strings.Compare(ev.cur.key, tb.cur.key), strings.Compare(ev.cur.typ, tb.cur.typ))
 		}
-		switch {
-		case c < 0:
-			return fmt.Sprintf("%s has no row for %s, which has %d events", table, name(ev.cur), ev.cur.n), nil
-		case c > 0:
-			return fmt.Sprintf("%s counts %d events of %s, which has none", table, tb.cur.n, name(tb.cur)), nil
-		case ev.cur.n != tb.cur.n:
-			return fmt.Sprintf("%s counts %d events of %s, the log has %d", table, tb.cur.n, name(tb.cur), ev.cur.n), nil
+		if c != 0 || ev.cur.n != tb.cur.n {
+			differ(c, ev.cur, tb.cur)
+			return nil
 		}
 		if err := errors.Join(ev.next(), tb.next()); err != nil {
-			return "", err
+			return err
 		}
 	}
-	return "", nil
+	return nil
 }
 
 // checkTargets compares audit_targets with the targets of the events, both
-// ways, then recounts the target counters and refs from audit_targets.
+// ways in one pass (the events' JSON is read once), then recounts the
+// target counters and refs from audit_targets.
 func (s *Store[E]) checkTargets(ctx context.Context, tx ReadTx) (string, error) {
-	want := expectedTargets(s.Dialect.TargetsOf())
-	have := `SELECT tenant, id, type, seq FROM audit_targets`
-	for _, c := range []struct{ query, what string }{
-		{want + ` EXCEPT ` + have, "audit_targets lacks"},
-		{have + ` EXCEPT ` + want, "audit_targets has a row not among the events' targets:"},
-	} {
-		var r targetRow
-		err := tx.QueryRowxContext(ctx, s.Dialect.Rebind(`SELECT * FROM (`+c.query+`) diff LIMIT 1`)).Scan(&r.tenant, &r.id, &r.typ, &r.seq)
-		switch {
-		case err == nil:
-			return fmt.Sprintf("%s target %q of type %q of seq %d in tenant %q", c.what, r.id, r.typ, r.seq, r.tenant), nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return "", err
-		}
+	if problem, err := s.mergeTargets(ctx, tx); problem != "" || err != nil {
+		return problem, err
 	}
 	for _, r := range []recount{
 		// An event counts for a target id when the id is not its
@@ -221,15 +311,67 @@ func (s *Store[E]) checkTargets(ctx context.Context, tx ReadTx) (string, error) 
 		// in audit_targets, but not counted here).
 		{kindTarget, sqlCountsOfKind, `SELECT t.tenant, t.id, '', count(DISTINCT t.seq) FROM audit_targets t
 			JOIN audit_events e ON e.seq = t.seq WHERE t.id <> e.resource_id
-			GROUP BY t.tenant, t.id ORDER BY t.tenant, t.id`},
+			GROUP BY t.tenant, t.id ORDER BY t.tenant, t.id`, nil},
 		{kindTarget, sqlRefsOfKind, `SELECT tenant, id, type, count(*) FROM audit_targets
-			GROUP BY tenant, id, type ORDER BY tenant, id, type`},
+			GROUP BY tenant, id, type ORDER BY tenant, id, type`, nil},
 	} {
 		if problem, err := s.merge(ctx, tx, r); problem != "" || err != nil {
 			return problem, err
 		}
 	}
 	return "", nil
+}
+
+// mergeTargets walks the targets of the events and audit_targets side by
+// side, both in the order of audit_targets' primary key (the table's
+// without a sort), and reports the first row that one has and the other
+// lacks.
+func (s *Store[E]) mergeTargets(ctx context.Context, tx ReadTx) (string, error) {
+	wantRows, err := tx.QueryxContext(ctx, expectedTargets(s.Dialect.TargetsOf())+` ORDER BY tenant, id, seq, type`)
+	if err != nil {
+		return "", err
+	}
+	defer wantRows.Close()
+	haveRows, err := tx.QueryxContext(ctx, `SELECT tenant, id, type, seq FROM audit_targets ORDER BY tenant, id, seq, type`)
+	if err != nil {
+		return "", err
+	}
+	defer haveRows.Close()
+	next := func(rows *sqlx.Rows, r *targetRow) (bool, error) {
+		if !rows.Next() {
+			return false, rows.Err()
+		}
+		return true, rows.Scan(&r.tenant, &r.id, &r.typ, &r.seq)
+	}
+	var want, have targetRow
+	wantOK, err1 := next(wantRows, &want)
+	haveOK, err2 := next(haveRows, &have)
+	for {
+		if err := errors.Join(err1, err2); err != nil {
+			return "", err
+		}
+		var c int
+		switch {
+		case !wantOK && !haveOK:
+			return "", nil
+		case !haveOK:
+			c = -1
+		case !wantOK:
+			c = 1
+		default:
+			c = cmp.Or(strings.Compare(want.tenant, have.tenant), strings.Compare(want.id, have.id),
+				cmp.Compare(want.seq, have.seq), strings.Compare(want.typ, have.typ))
+		}
+		switch {
+		case c < 0:
+			return fmt.Sprintf("audit_targets lacks target %q of type %q of seq %d in tenant %q", want.id, want.typ, want.seq, want.tenant), nil
+		case c > 0:
+			return fmt.Sprintf("audit_targets has a row not among the events' targets: target %q of type %q of seq %d in tenant %q",
+				have.id, have.typ, have.seq, have.tenant), nil
+		}
+		wantOK, err1 = next(wantRows, &want)
+		haveOK, err2 = next(haveRows, &have)
+	}
 }
 
 // refTermBatch is how many terms checkRefTerms looks up per statement: a
