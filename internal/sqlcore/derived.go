@@ -308,9 +308,14 @@ func (s *Store[E]) checkTargets(ctx context.Context, tx ReadTx) (string, error) 
 	for _, r := range []recount{
 		// An event counts for a target id when the id is not its
 		// resource's (a target of the resource's id and another type is
-		// in audit_targets, but not counted here).
+		// in audit_targets, but not counted here). Every row of
+		// audit_targets is now known to be a target of the event of its
+		// seq, in its tenant: the row counts unless that event is in the
+		// resource index under the row's id, a probe of that index alone
+		// (reading each event's row instead took 2.5 to 5 times as long).
 		{kindTarget, sqlCountsOfKind, `SELECT t.tenant, t.id, '', count(DISTINCT t.seq) FROM audit_targets t
-			JOIN audit_events e ON e.seq = t.seq WHERE t.id <> e.resource_id
+			WHERE NOT EXISTS (SELECT 1 FROM audit_events e ` + s.Dialect.IndexedBy("audit_events_resource") + `
+				WHERE e.tenant = t.tenant AND e.resource_id = t.id AND e.seq = t.seq)
 			GROUP BY t.tenant, t.id ORDER BY t.tenant, t.id`, nil},
 		{kindTarget, sqlRefsOfKind, `SELECT tenant, id, type, count(*) FROM audit_targets
 			GROUP BY tenant, id, type ORDER BY tenant, id, type`, nil},
