@@ -106,21 +106,29 @@ func (h *handler) apiGet(w http.ResponseWriter, r *http.Request) {
 	h.writeJSON(w, r, e)
 }
 
-// apiSuggest serves GET /api/suggest?q=TERM&limit=N.
-func (h *handler) apiSuggest(w http.ResponseWriter, r *http.Request) {
-	l, ok := h.logger(w, r)
-	if !ok {
-		return
+// termQuery reads the request of a typeahead endpoint: its view, the term
+// in parameter param and "limit". ok is false when the request was refused
+// (the response is written).
+func (h *handler) termQuery(w http.ResponseWriter, r *http.Request, param string) (l *audit.Logger, term string, limit int, ok bool) {
+	if l, ok = h.logger(w, r); !ok {
+		return nil, "", 0, false
 	}
 	v := r.URL.Query()
-	term, err := oneParam(v, "q")
-	if err != nil {
-		h.fail(w, r, err)
-		return
+	term, err := oneParam(v, param)
+	if err == nil {
+		limit, err = limitParam(v)
 	}
-	limit, err := limitParam(v)
 	if err != nil {
 		h.fail(w, r, err)
+		return nil, "", 0, false
+	}
+	return l, term, limit, true
+}
+
+// apiSuggest serves GET /api/suggest?q=TERM&limit=N.
+func (h *handler) apiSuggest(w http.ResponseWriter, r *http.Request) {
+	l, term, limit, ok := h.termQuery(w, r, "q")
+	if !ok {
 		return
 	}
 	s, err := l.Suggest(r.Context(), term, limit)
@@ -138,19 +146,8 @@ func (h *handler) apiSuggest(w http.ResponseWriter, r *http.Request) {
 
 // apiActions serves GET /api/actions?prefix=P&limit=N.
 func (h *handler) apiActions(w http.ResponseWriter, r *http.Request) {
-	l, ok := h.logger(w, r)
+	l, prefix, limit, ok := h.termQuery(w, r, "prefix")
 	if !ok {
-		return
-	}
-	v := r.URL.Query()
-	prefix, err := oneParam(v, "prefix")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	limit, err := limitParam(v)
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	a, err := l.Actions(r.Context(), prefix, limit)
