@@ -30,7 +30,7 @@ func writeV1File(t *testing.T, path string, events []Event) {
 	defer db.Close()
 	_, err = db.ExecContext(ctx, `CREATE TABLE audit_schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
 	require.NoError(t, err)
-	_, err = db.ExecContext(ctx, migrations()[0].sql)
+	_, err = db.ExecContext(ctx, migrations()[0].SQL)
 	require.NoError(t, err)
 	_, err = db.ExecContext(ctx, `INSERT INTO audit_schema_migrations VALUES (1, 0)`)
 	require.NoError(t, err)

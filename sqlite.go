@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -209,7 +208,7 @@ func checkSchema(ctx context.Context, db *sqlx.DB) error {
 		return classify(err)
 	}
 	all := migrations()
-	known := all[len(all)-1].version
+	known := all[len(all)-1].Version
 	switch {
 	case current > known:
 		return fmt.Errorf("%w: schema version %d, and this release knows versions up to %d: read it with the release that migrated it, or a newer one",
@@ -339,27 +338,8 @@ func escapePath(p string) string {
 	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
 }
 
-var migrationHeader = regexp.MustCompile(`(?m)^-- migration (\d+): .*$`)
-
-type migration struct {
-	version int
-	sql     string
-}
-
 // migrations splits schema.sql into its numbered migrations.
-func migrations() []migration {
-	idx := migrationHeader.FindAllStringSubmatchIndex(schemaSQL, -1)
-	out := make([]migration, 0, len(idx))
-	for i, m := range idx {
-		v, _ := strconv.Atoi(schemaSQL[m[2]:m[3]])
-		end := len(schemaSQL)
-		if i+1 < len(idx) {
-			end = idx[i+1][0]
-		}
-		out = append(out, migration{version: v, sql: schemaSQL[m[0]:end]})
-	}
-	return out
-}
+func migrations() []sqlcore.Migration { return sqlcore.Migrations(schemaSQL) }
 
 // migrate applies the migrations the database lacks, in one IMMEDIATE
 // transaction so that processes opening the file together apply each once.
@@ -388,29 +368,29 @@ func migrate(ctx context.Context, conn *sqlx.Conn) (applied []int, err error) {
 		return nil, fmt.Errorf("migrate: %w", classify(err))
 	}
 	all := migrations()
-	if known := all[len(all)-1].version; current > known {
+	if known := all[len(all)-1].Version; current > known {
 		// A newer release keeps its tables otherwise: writing with this
 		// one could leave them disagreeing with the log.
 		return nil, fmt.Errorf("%w: schema version %d, and this release knows versions up to %d: open it with the release that migrated it, or a newer one",
 			ErrSchemaTooNew, current, known)
 	}
 	for _, m := range all {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
-		if _, err := conn.ExecContext(ctx, m.sql); err != nil {
-			return nil, fmt.Errorf("migrate to version %d: %w", m.version, classify(err))
+		if _, err := conn.ExecContext(ctx, m.SQL); err != nil {
+			return nil, fmt.Errorf("migrate to version %d: %w", m.Version, classify(err))
 		}
-		if after := afterMigration[m.version]; after != nil {
+		if after := afterMigration[m.Version]; after != nil {
 			if err := after(ctx, conn); err != nil {
-				return nil, fmt.Errorf("migrate to version %d: %w", m.version, classify(err))
+				return nil, fmt.Errorf("migrate to version %d: %w", m.Version, classify(err))
 			}
 		}
 		if _, err := conn.ExecContext(ctx, "INSERT INTO audit_schema_migrations (version, applied_at) VALUES (?, ?)",
-			m.version, time.Now().UnixNano()); err != nil {
-			return nil, fmt.Errorf("migrate to version %d: %w", m.version, classify(err))
+			m.Version, time.Now().UnixNano()); err != nil {
+			return nil, fmt.Errorf("migrate to version %d: %w", m.Version, classify(err))
 		}
-		applied = append(applied, m.version)
+		applied = append(applied, m.Version)
 	}
 	return applied, nil
 }

@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -167,27 +166,8 @@ func (s *Store) Close() error {
 	return err
 }
 
-var migrationHeader = regexp.MustCompile(`(?m)^-- migration (\d+): .*$`)
-
-type migration struct {
-	version int
-	sql     string
-}
-
 // migrations splits schema.sql into its numbered migrations.
-func migrations() []migration {
-	idx := migrationHeader.FindAllStringSubmatchIndex(schemaSQL, -1)
-	out := make([]migration, 0, len(idx))
-	for i, m := range idx {
-		v, _ := strconv.Atoi(schemaSQL[m[2]:m[3]])
-		end := len(schemaSQL)
-		if i+1 < len(idx) {
-			end = idx[i+1][0]
-		}
-		out = append(out, migration{version: v, sql: schemaSQL[m[0]:end]})
-	}
-	return out
-}
+func migrations() []sqlcore.Migration { return sqlcore.Migrations(schemaSQL) }
 
 // schemaVersion returns the newest migration applied, 0 for none.
 func schemaVersion(ctx context.Context, q sqlx.QueryerContext) (int, error) {
@@ -211,7 +191,7 @@ func migrate(ctx context.Context, db *sqlx.DB) (applied []int, err error) {
 	if err != nil {
 		return nil, err
 	}
-	switch known := all[len(all)-1].version; {
+	switch known := all[len(all)-1].Version; {
 	case current > known:
 		// A newer release keeps its tables otherwise: writing with this
 		// one could leave them disagreeing with the log.
@@ -242,17 +222,17 @@ func migrate(ctx context.Context, db *sqlx.DB) (applied []int, err error) {
 		return nil, err
 	}
 	for _, m := range all {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return nil, fmt.Errorf("to version %d: %w", m.version, err)
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return nil, fmt.Errorf("to version %d: %w", m.Version, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_schema_migrations (version, applied_at) VALUES ($1, $2)`,
-			m.version, time.Now().UnixNano()); err != nil {
-			return nil, fmt.Errorf("to version %d: %w", m.version, err)
+			m.Version, time.Now().UnixNano()); err != nil {
+			return nil, fmt.Errorf("to version %d: %w", m.Version, err)
 		}
-		applied = append(applied, m.version)
+		applied = append(applied, m.Version)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
