@@ -46,13 +46,9 @@ terminal, stderr shows the progress.`)
 	default:
 		return usagef("--format %q: want csv or jsonl", format)
 	}
-	var opts []audit.Option
-	if keyFile != "" {
-		priv, err := readPrivateKey(keyFile)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, audit.WithCheckpointKey(priv))
+	opts, err := signingOptions(keyFile)
+	if err != nil {
+		return err
 	}
 	l, err := openLog(ctx, db, opts...)
 	if err != nil {

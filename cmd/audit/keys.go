@@ -9,6 +9,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"os"
+
+	"github.com/trailkit/audit"
 )
 
 // readPublicKey reads the Ed25519 public key in the file at path: PEM
@@ -109,4 +111,17 @@ func decodeKeyText(raw []byte) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("neither hex nor base64")
+}
+
+// signingOptions opens a log that signs its checkpoints with the private
+// key in keyFile; none when keyFile is "".
+func signingOptions(keyFile string) ([]audit.Option, error) {
+	if keyFile == "" {
+		return nil, nil
+	}
+	priv, err := readPrivateKey(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return []audit.Option{audit.WithCheckpointKey(priv)}, nil
 }

@@ -193,13 +193,9 @@ rewritten.`)
 	if _, err := f.parse(e, args, 0, 0); err != nil {
 		return err
 	}
-	var opts []audit.Option
-	if keyFile != "" {
-		priv, err := readPrivateKey(keyFile)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, audit.WithCheckpointKey(priv))
+	opts, err := signingOptions(keyFile)
+	if err != nil {
+		return err
 	}
 	l, err := openLog(ctx, db, opts...)
 	if err != nil {
