@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/trailkit/audit"
 )
 
@@ -589,4 +591,109 @@ func BenchmarkCanonical(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkPlainInsert is BenchmarkAppend's baseline: the rows a store
+// appended, inserted again by a prepared INSERT into a new file holding
+// only the log's audit_events table and indexes (no triggers, no derived
+// tables), on the writer's pragmas, batch rows per transaction. Its
+// written-B/event against BenchmarkAppend's counts the pages that each
+// commit writes to the WAL beyond the event's own table and indexes.
+func BenchmarkPlainInsert(b *testing.B) {
+	for _, batch := range []int{1, 8} {
+		b.Run(fmt.Sprintf("tenants=1/batch=%d", batch), func(b *testing.B) {
+			ctx := context.Background()
+			dir := b.TempDir()
+			s, err := audit.OpenSQLite(ctx, filepath.Join(dir, "audit.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			g := newBenchGen(1)
+			total := 2048 + b.N*batch
+			for n := 0; n < total; n += 256 {
+				events := make([]audit.Event, min(256, total-n))
+				for i := range events {
+					events[i] = g.event()
+				}
+				if _, err := s.Append(ctx, events); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var ddl []string
+			if err := s.DB().SelectContext(ctx, &ddl, `SELECT sql FROM sqlite_master
+				WHERE tbl_name = 'audit_events' AND type IN ('table', 'index') AND sql IS NOT NULL
+				ORDER BY type = 'index', name`); err != nil {
+				b.Fatal(err)
+			}
+			rows, err := s.DB().QueryContext(ctx, `SELECT * FROM audit_events ORDER BY seq`)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cols, _ := rows.Columns()
+			var all [][]any
+			for rows.Next() {
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				if err := rows.Scan(ptrs...); err != nil {
+					b.Fatal(err)
+				}
+				all = append(all, vals)
+			}
+			if err := rows.Err(); err != nil {
+				b.Fatal(err)
+			}
+			rows.Close()
+			db, err := sqlx.Open("sqlite", "file:"+filepath.Join(dir, "plain.db")+
+				"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"+
+				"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-65536)")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			db.SetMaxOpenConns(1)
+			for _, stmt := range ddl {
+				if _, err := db.ExecContext(ctx, stmt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ins, err := db.PrepareContext(ctx, "INSERT INTO audit_events ("+strings.Join(cols, ", ")+") VALUES ("+
+				strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")+")")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ins.Close()
+			insert := func(rows [][]any) {
+				tx, err := db.BeginTx(ctx, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, r := range rows {
+					if _, err := tx.StmtContext(ctx, ins).ExecContext(ctx, r...); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := tx.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i := 0; i < 2048; i += batch {
+				insert(all[i : i+batch])
+			}
+			written, cpu := bytesWritten(), cpuTime()
+			b.ResetTimer()
+			for i := 2048; i < len(all); i += batch {
+				insert(all[i : i+batch])
+			}
+			b.StopTimer()
+			events := float64(b.N * batch)
+			b.ReportMetric(float64(cpuTime()-cpu)/events, "cpu-ns/event")
+			if w := bytesWritten(); w >= 0 {
+				b.ReportMetric(float64(w-written)/events, "written-B/event")
+			}
+		})
+	}
 }
