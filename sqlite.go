@@ -61,6 +61,10 @@ type SQLiteStore struct {
 	readOnly bool // WithReadOnly: no writer; Append fails with ErrReadOnly
 
 	backupURI string // for Backup, when the readers are read-only
+
+	// ckpt runs the WAL checkpoints in the background, for a store that
+	// opened its own file; nil otherwise (sqlitewal.go).
+	ckpt *walCheckpointer
 }
 
 var (
@@ -75,6 +79,11 @@ var (
 // (WithDurability, WithBusyTimeout, WithReaders, WithMaxBytes, and
 // WithReadOnly, which opens an existing file for reading only) and refuses
 // any other with ErrInvalidOption: those configure a Logger.
+//
+// Besides its writer and readers, the store keeps one connection for WAL
+// checkpoints, which it runs in the background so that a commit does not
+// wait for one; the WAL file grows to about 16 MiB under steady writes
+// before it starts over.
 func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLiteStore, error) {
 	o, err := buildOptions(scopeSQLite, opts)
 	if err != nil {
@@ -121,7 +130,10 @@ func openSQLite(ctx context.Context, path string, o sqliteOptions) (*SQLiteStore
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+syncMode+")&_pragma=foreign_keys(1)"+
 		// Statement journals (upserts, triggers) and large batches stay in
 		// memory rather than spilling to temporary files.
-		"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-65536)")
+		"&_pragma=temp_store(MEMORY)&_pragma=cache_size(-65536)"+
+		// Checkpoints run in the background (sqlitewal.go); SQLite's own
+		// stays as a last resort.
+		"&_pragma=wal_autocheckpoint("+strconv.Itoa(4*walBackstopPages)+")")
 	if err != nil {
 		return nil, opErr(fmt.Sprintf("open %s", path), err)
 	}
@@ -136,6 +148,12 @@ func openSQLite(ctx context.Context, path string, o sqliteOptions) (*SQLiteStore
 	}
 	s.writer, s.own = writer, true // Close closes it from now on
 	s.backupURI = uri + "?" + common
+	ckpt, err := sqlx.Open("sqlite", uri+"?"+common+"&_pragma=synchronous("+syncMode+")")
+	if err != nil {
+		_ = s.Close()
+		return nil, opErr(fmt.Sprintf("open %s", path), err)
+	}
+	s.ckpt = startCheckpointer(ckpt)
 	readers, err := sqlx.Open("sqlite", uri+"?mode=ro&"+common+"&_pragma=query_only(1)&_pragma=cache_size(-16384)")
 	if err != nil {
 		_ = s.Close()
@@ -317,8 +335,11 @@ func (s *SQLiteStore) Close() error {
 	}
 	s.closed = true
 	var err error
+	if s.ckpt != nil {
+		err = s.ckpt.close()
+	}
 	if !s.readOnly {
-		err = errors.Join(s.stmts.Close(), s.begin.Close(), s.commit.Close(), s.rollback.Close(), s.wconn.Close())
+		err = errors.Join(err, s.stmts.Close(), s.begin.Close(), s.commit.Close(), s.rollback.Close(), s.wconn.Close())
 	}
 	if s.cache != nil {
 		err = errors.Join(err, s.cache.Close())
@@ -429,6 +450,8 @@ func (s *SQLiteStore) Append(ctx context.Context, events []Event) (res []AppendR
 	if err == nil {
 		if _, cerr := s.commit.ExecContext(ctx); cerr != nil {
 			err = fmt.Errorf("commit: %w", classify(cerr))
+		} else if s.ckpt != nil {
+			s.ckpt.committed(ctx, s.wconn)
 		}
 	}
 	if err != nil {
