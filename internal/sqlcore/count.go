@@ -142,24 +142,15 @@ const maxRefRows = 64
 
 // flush writes what t holds to the derived tables, on the statements st.
 func (t *tally) flush(ctx context.Context, d Dialect, st *Stmts) error {
-	var keys, actions []countKey
+	keys := make([]countKey, 0, len(t.counts))
 	for k := range t.counts {
-		if k.kind == kindAction {
-			actions = append(actions, k)
-		} else {
-			keys = append(keys, k)
-		}
+		keys = append(keys, k)
 	}
 	// Sorted keys keep the b-tree walks short.
-	less := func(a, b countKey) int {
+	slices.SortFunc(keys, func(a, b countKey) int {
 		return cmp.Or(strings.Compare(a.tenant, b.tenant), strings.Compare(a.kind, b.kind), strings.Compare(a.key, b.key))
-	}
-	slices.SortFunc(keys, less)
-	slices.SortFunc(actions, less)
-	if err := upsertCounters(ctx, d, st, keys, t.counts); err != nil {
-		return err
-	}
-	fresh, err := upsertActions(ctx, d, st, actions, t.counts)
+	})
+	fresh, err := upsertCounts(ctx, d, st, keys, t.counts)
 	if err != nil {
 		return err
 	}
@@ -176,31 +167,15 @@ func (t *tally) flush(ctx context.Context, d Dialect, st *Stmts) error {
 	return t.insertTargets(ctx, d, st)
 }
 
-// upsertCounters adds counts to the counters of keys, maxCountRows per
-// statement.
-func upsertCounters(ctx context.Context, d Dialect, st *Stmts, keys []countKey, counts map[countKey]int64) error {
-	for len(keys) > 0 {
-		n := min(len(keys), maxCountRows)
-		x, err := st.multi(ctx, st.countN, n, sqlBumpCounts, sqlBumpCountsMore, sqlBumpCountsTail)
-		if err != nil {
-			return fmt.Errorf("update counts: %w", d.Classify(err))
-		}
-		if _, err := x.ExecContext(ctx, d.Args(counterArgs(keys[:n], counts))...); err != nil {
-			return fmt.Errorf("update counts: %w", d.Classify(err))
-		}
-		keys = keys[n:]
-	}
-	return nil
-}
-
-// upsertActions adds counts to the action counters of keys and returns the
-// actions counted for the first time (their counter is what this batch
-// added): the ones whose terms the catalogue lacks.
-func upsertActions(ctx context.Context, d Dialect, st *Stmts, keys []countKey, counts map[countKey]int64) ([]countKey, error) {
+// upsertCounts adds counts to the counters of keys, every kind in one
+// statement (maxCountRows keys each), and returns the actions counted for
+// the first time (their counter is what this batch added): the ones whose
+// terms the catalogue lacks.
+func upsertCounts(ctx context.Context, d Dialect, st *Stmts, keys []countKey, counts map[countKey]int64) ([]countKey, error) {
 	var fresh []countKey
 	for len(keys) > 0 {
 		n := min(len(keys), maxCountRows)
-		x, err := st.multi(ctx, st.actionN, n, sqlBumpCounts, sqlBumpCountsMore, sqlBumpCountsTail+sqlReturning)
+		x, err := st.multi(ctx, st.countN, n, sqlBumpCounts, sqlBumpCountsMore, sqlBumpCountsTail+sqlReturning)
 		if err != nil {
 			return nil, fmt.Errorf("update counts: %w", d.Classify(err))
 		}
@@ -210,7 +185,7 @@ func upsertActions(ctx context.Context, d Dialect, st *Stmts, keys []countKey, c
 			if err := rows.Scan(&k.tenant, &k.kind, &k.key, &total); err != nil {
 				return err
 			}
-			if total == counts[k] {
+			if k.kind == kindAction && total == counts[k] {
 				fresh = append(fresh, k)
 			}
 			return nil

@@ -76,8 +76,7 @@ type Stmts struct {
 	p                    Preparer
 	head, byKey, addTerm *sqlx.Stmt
 	insertN              map[int]*sqlx.Stmt // INSERT of n events
-	countN               map[int]*sqlx.Stmt // upsert of n counters
-	actionN              map[int]*sqlx.Stmt // upsert of n action counters, returning them
+	countN               map[int]*sqlx.Stmt // upsert of n counters, returning them
 	refN                 map[int]*sqlx.Stmt // upsert of n refs, returning them
 	refTermN             map[int]*sqlx.Stmt // insert of n ref terms
 	targetN              map[int]*sqlx.Stmt // insert of n target rows
@@ -85,7 +84,7 @@ type Stmts struct {
 
 // Prepare prepares the statements of the write path on p.
 func (s *Store[E]) Prepare(ctx context.Context, p Preparer) (*Stmts, error) {
-	st := &Stmts{d: s.Dialect, p: p, insertN: map[int]*sqlx.Stmt{}, countN: map[int]*sqlx.Stmt{}, actionN: map[int]*sqlx.Stmt{},
+	st := &Stmts{d: s.Dialect, p: p, insertN: map[int]*sqlx.Stmt{}, countN: map[int]*sqlx.Stmt{},
 		refN: map[int]*sqlx.Stmt{}, refTermN: map[int]*sqlx.Stmt{}, targetN: map[int]*sqlx.Stmt{}}
 	for _, x := range []struct {
 		dst **sqlx.Stmt
@@ -126,7 +125,7 @@ func (st *Stmts) Close() error {
 			errs = append(errs, x.Close())
 		}
 	}
-	for _, m := range []map[int]*sqlx.Stmt{st.insertN, st.countN, st.actionN, st.refN, st.refTermN, st.targetN} {
+	for _, m := range []map[int]*sqlx.Stmt{st.insertN, st.countN, st.refN, st.refTermN, st.targetN} {
 		for _, x := range m {
 			errs = append(errs, x.Close())
 		}
