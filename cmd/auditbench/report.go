@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime"
 	"strings"
 	"text/tabwriter"
@@ -554,7 +555,7 @@ func markdown(r results) string {
 	for _, line := range strings.Split(r.header(), "\n") {
 		fmt.Fprintf(&b, "%s  \n", line)
 	}
-	fmt.Fprintf(&b, "Command: `go run ./cmd/auditbench %s`\n\n", strings.Join(os.Args[1:], " "))
+	fmt.Fprintf(&b, "Command: `go run ./cmd/auditbench %s`\n\n", strings.Join(redactArgs(os.Args[1:]), " "))
 	for _, t := range r.tables() {
 		t.markdown(&b)
 	}
@@ -562,4 +563,24 @@ func markdown(r results) string {
 		pgMarkdown(&b, *r.PG)
 	}
 	return b.String()
+}
+
+// dsnPassword matches the password of a PostgreSQL DSN, in URL form
+// (user:PASSWORD@) or keyword form (password=PASSWORD).
+var dsnPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@\s]*(@)|(password=)('(?:[^'\\]|\\.)*'|\S*)`)
+
+// redactArgs returns args with the passwords of DSNs replaced by "xxx", so
+// that the command line printed with the figures gives no secret away.
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = dsnPassword.ReplaceAllStringFunc(a, func(m string) string {
+			sub := dsnPassword.FindStringSubmatch(m)
+			if sub[1] != "" {
+				return sub[1] + "xxx" + sub[2]
+			}
+			return sub[3] + "xxx"
+		})
+	}
+	return out
 }
