@@ -2,6 +2,7 @@ package audithttp
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"encoding/base64"
 	"encoding/json"
@@ -228,7 +229,7 @@ func (h *handler) failure(r *http.Request, err error) (int, string) {
 // that the export and tail links take them as they are), and paging.
 var (
 	filterParams = []string{"search", "action", "actor", "actor_type", "resource", "resource_type",
-		"subject", "subject_type", "outcome", "since", "until", "from_seq", "to_seq", "order", "per_page"}
+		"subject", "subject_type", "outcome", "since", "until", "tz", "from_seq", "to_seq", "order", "per_page"}
 	// visibleParams have an input of their own in the filter form; the
 	// other filters ride along as hidden inputs.
 	visibleParams = map[string]bool{"search": true, "action": true, "actor": true, "resource": true,
@@ -285,6 +286,7 @@ type listData struct {
 	common
 	F         map[string]string // the form's values
 	DateType  map[string]string // "date", or "text" for a since/until that is not a date
+	Zone      string            // the time zone of since and until as dates: tz, or UTC
 	Hidden    []hidden
 	Chips     []chip
 	Open      bool // the filters' panel: open when a filter besides the search is set
@@ -318,6 +320,7 @@ func (h *handler) pageList(w http.ResponseWriter, r *http.Request) {
 	for _, k := range filterParams {
 		d.F[k] = v.Get(k)
 	}
+	d.Zone = cmp.Or(d.F["tz"], "UTC")
 	for _, k := range []string{"since", "until"} {
 		if s := d.F[k]; s != "" {
 			if _, err := time.Parse(time.DateOnly, s); err != nil {
@@ -468,11 +471,18 @@ func chips(f url.Values) []chip {
 	if s := f.Get("outcome"); s != "" {
 		add("Outcome", s, "outcome")
 	}
+	// A date is midnight in tz (UTC without it); a time names its offset.
+	inZone := func(s string) string {
+		if _, err := time.Parse(time.DateOnly, s); err == nil {
+			return s + " (" + cmp.Or(f.Get("tz"), "UTC") + ")"
+		}
+		return s
+	}
 	if s := f.Get("since"); s != "" {
-		add("From", s, "since")
+		add("From", inZone(s), "since")
 	}
 	if s := f.Get("until"); s != "" {
-		add("Before", s, "until")
+		add("Before", inZone(s), "until")
 	}
 	if s := f.Get("from_seq"); s != "" {
 		add("From seq", s, "from_seq")

@@ -308,6 +308,10 @@ func TestPageFilters(t *testing.T) {
 		{"search=upd", audit.Query{Search: "upd"}},
 		{"since=2026-12-02&until=2026-12-03", audit.Query{Since: day1.Add(14 * time.Hour), Until: day1.Add(38 * time.Hour)}},
 		{"outcome=failure&actor=u0&since=2026-12-02", audit.Query{Outcome: audit.OutcomeFailure, ActorID: "u0", Since: day1.Add(14 * time.Hour)}},
+		// Dates in the viewer's zone, which the script sends as tz.
+		{"since=2026-12-02&until=2026-12-03&tz=Asia/Tokyo", audit.Query{Since: day1.Add(5 * time.Hour), Until: day1.Add(29 * time.Hour)}},
+		{"since=2026-12-02&tz=America/Los_Angeles", audit.Query{Since: day1.Add(22 * time.Hour)}},
+		{"since=2026-12-02T00:00:00Z&tz=Asia/Tokyo", audit.Query{Since: day1.Add(14 * time.Hour)}}, // a time names its own offset
 		// What a GET form without JavaScript submits: every field, most empty.
 		{"search=&actor=u2&action=&resource=&outcome=&since=&until=&order=newest&per_page=50", audit.Query{ActorID: "u2"}},
 	} {
@@ -325,6 +329,16 @@ func TestPageFilters(t *testing.T) {
 		require.Equal(t, want, rowIDs(r), c.params)
 		checkMarkup(t, r.body)
 	}
+
+	// The zone of the dates shows in the labels and chips, and rides along.
+	r0 := get(t, srv.URL+prefix+"/?since=2026-12-02&tz=Asia/Tokyo")
+	require.Equal(t, http.StatusOK, r0.status)
+	has(t, r0.body, `<span class="date-zone">Asia/Tokyo</span>`)
+	has(t, r0.body, `2026-12-02 (Asia/Tokyo)`)
+	has(t, r0.body, `<input type="hidden" name="tz" value="Asia/Tokyo">`)
+	r0 = get(t, srv.URL+prefix+"/?since=2026-12-02")
+	has(t, r0.body, `<span class="date-zone">UTC</span>`)
+	has(t, r0.body, `2026-12-02 (UTC)`)
 
 	// The filters stay in the form, the chips, the export and tail links.
 	r := get(t, srv.URL+prefix+"/?outcome=failure&actor=u1&actor_type=user")

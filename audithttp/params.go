@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+	_ "time/tzdata" // tz works on a machine without a zone database
 
 	"github.com/trailkit/audit"
 )
@@ -17,8 +19,10 @@ var errBadParam = errors.New("bad parameter")
 //
 //	action, actor, actor_type, resource, resource_type, subject,
 //	subject_type, outcome, search, since, until (RFC 3339 or a date,
-//	2006-01-02, midnight UTC), from_seq, to_seq, order (newest|oldest),
-//	page, per_page, after (a cursor from "next").
+//	2006-01-02: midnight in tz), tz (the IANA time zone of since and
+//	until given as dates, e.g. Europe/Berlin; default UTC), from_seq,
+//	to_seq, order (newest|oldest), page, per_page, after (a cursor from
+//	"next").
 //
 // Unknown parameters are ignored; a parameter given twice is refused.
 func parseQuery(v url.Values) (audit.Query, error) {
@@ -45,6 +49,22 @@ func parseQuery(v url.Values) (audit.Query, error) {
 		}
 		return n
 	}
+	loc := time.UTC
+	if tz := one("tz"); tz != "" {
+		var l *time.Location
+		lerr := errors.New("not a zone name")
+		if validZoneName(tz) && tz != "Local" {
+			l, lerr = time.LoadLocation(tz)
+		}
+		switch {
+		case lerr != nil:
+			if err == nil {
+				err = fmt.Errorf("%w: tz: unknown time zone %q: want an IANA name such as Europe/Berlin", errBadParam, tz)
+			}
+		default:
+			loc = l
+		}
+	}
 	tm := func(name string) time.Time {
 		s := one(name)
 		if s == "" {
@@ -53,7 +73,7 @@ func parseQuery(v url.Values) (audit.Query, error) {
 		if t, perr := time.Parse(time.RFC3339Nano, s); perr == nil {
 			return t
 		}
-		if t, perr := time.Parse(time.DateOnly, s); perr == nil {
+		if t, perr := time.ParseInLocation(time.DateOnly, s, loc); perr == nil {
 			return t
 		}
 		if err == nil {
@@ -92,4 +112,21 @@ func parseQuery(v url.Values) (audit.Query, error) {
 		}
 	}
 	return q, err
+}
+
+// validZoneName reports whether tz reads as an IANA zone name (letters,
+// digits, '_', '-', '+' in '/'-separated parts, none of them "." or ".."),
+// never a path that time.LoadLocation would open.
+func validZoneName(tz string) bool {
+	for _, part := range strings.Split(tz, "/") {
+		if part == "" || part == "." || part == ".." {
+			return false
+		}
+		for _, r := range part {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '+') {
+				return false
+			}
+		}
+	}
+	return true
 }

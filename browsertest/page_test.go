@@ -544,6 +544,34 @@ func TestAdminPage(t *testing.T) {
 		t.Fatalf("the tailed row links to %s", got)
 	}
 
+	// A date is midnight in the viewer's zone (Europe/Berlin here): the
+	// script sends the zone with it, and the labels and the chip name it.
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.navigate("/")
+	if z := s.str(`document.querySelector(".date-zone").textContent`); z != "Europe/Berlin" {
+		t.Fatalf("the date fields say %q, want the viewer's zone", z)
+	}
+	newest, _ := l.Recent(ctx, audit.Query{PerPage: 1})
+	day := newest.Entries[0].OccurredAt.In(berlin).Format(time.DateOnly)
+	s.run(chromedp.Click(chromedp.CSS("details.more > summary")))
+	s.run(chromedp.SetValue(chromedp.CSS("#f-since"), day))
+	s.click("#apply")
+	u, _ = url.Parse(s.str("location.href"))
+	if got := u.Query().Get("tz"); got != "Europe/Berlin" || u.Query().Get("since") != day {
+		t.Fatalf("the form submitted %q, want since=%s with tz=Europe/Berlin", u.RawQuery, day)
+	}
+	midnight, _ := time.ParseInLocation(time.DateOnly, day, berlin)
+	dp, _ := l.Recent(ctx, audit.Query{Since: midnight})
+	if s.total() != dp.TotalCount || dp.TotalCount == 0 {
+		t.Fatalf("since %s in Berlin: total %d, want %d", day, s.total(), dp.TotalCount)
+	}
+	if chip := s.str(`document.querySelector(".chip").textContent`); !strings.Contains(chip, day+" (Europe/Berlin)") {
+		t.Fatalf("the date chip says %q", chip)
+	}
+
 	// JavaScript off: paging and filters still work.
 	call(s, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}, false)
 	s.navigate("/?outcome=failure")

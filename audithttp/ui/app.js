@@ -34,8 +34,23 @@
   function setupForm() {
     var form = document.getElementById("filters");
     if (!form) return;
+    // Dates are midnight in tz (UTC without it): send the viewer's zone
+    // with a date, unless the page already carries one.
+    var zone = browserZone();
+    if (zone && !form.querySelector("input[name='tz']")) {
+      var zs = document.querySelectorAll(".date-zone");
+      for (var j = 0; j < zs.length; j++) zs[j].textContent = zone;
+    }
     form.addEventListener("submit", function (ev) {
       if (picking) { ev.preventDefault(); return; }
+      var dated = form.querySelector("input[name='since']").value || form.querySelector("input[name='until']").value;
+      if (zone && dated && !form.querySelector("input[name='tz']")) {
+        var tz = document.createElement("input");
+        tz.type = "hidden";
+        tz.name = "tz";
+        tz.value = zone;
+        form.appendChild(tz);
+      }
       var fs = form.querySelectorAll("input[name], select[name]");
       for (var i = 0; i < fs.length; i++) {
         var f = fs[i];
@@ -297,13 +312,20 @@
     });
   }
 
+  // browserZone is the viewer's IANA time zone, or "" when unknown.
+  function browserZone() {
+    try {
+      return Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (err) {
+      return "";
+    }
+  }
+
   function init() {
     localTimes(document);
     var zone = document.getElementById("zone");
-    try {
-      var z = Intl.DateTimeFormat().resolvedOptions().timeZone;
-      if (zone && z) zone.textContent = "your time zone (" + z + ")";
-    } catch (err) { /* keep UTC */ }
+    var z = browserZone();
+    if (zone && z) zone.textContent = "your time zone (" + z + ")";
     setupForm();
     setupSuggest();
     setupTail();
