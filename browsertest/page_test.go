@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -525,6 +526,9 @@ func TestAdminPage(t *testing.T) {
 		s.waitFor("the tailed event on top", fmt.Sprintf(`document.querySelector("#rows .c-action a").getAttribute("href") === %q`, "events/"+e.ID))
 	}
 	s.waitFor("the total to go up", fmt.Sprintf(`+document.getElementById("total").dataset.total === %d`, total0+3))
+	if shown, rows := s.str(`document.getElementById("shown-to").textContent`), s.num(`document.querySelectorAll("#rows tr").length`); shown != strconv.Itoa(rows) || rows != 53 {
+		t.Fatalf("\"Showing 1–%s\" over %d rows, want 53 (50 and the 3 tailed)", shown, rows)
+	}
 	if got := s.str(`document.querySelector("#rows .c-ref .primary").textContent`); got != tailName {
 		t.Fatalf("tailed actor name shows as %q", got)
 	}

@@ -263,6 +263,9 @@
       total.textContent = numFmt.format(n);
       var t2 = document.getElementById("total-2");
       if (t2) t2.textContent = numFmt.format(n);
+      // The new row is shown above the page's rows: one more on screen.
+      var to = document.getElementById("shown-to");
+      if (to) to.textContent = numFmt.format(rows.children.length);
       var pages = document.getElementById("pages");
       if (pages) pages.textContent = numFmt.format(Math.ceil(n / per));
     }
