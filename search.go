@@ -119,8 +119,8 @@ const (
 // selects, so a UI can show it and turn a pick into a query.
 //
 // Suggestions read catalogues kept on write, never the log: a keystroke is
-// one statement of short range reads, about twice the time of Actions at
-// any size of log. A term that starts more than limit names or IDs of a
+// one statement of short range reads, two to three times the time of
+// Actions at any size of log. A term that starts more than limit names or IDs of a
 // kind (and at least sqlcore.MinSuggestCandidates, 10) ranks the first
 // limit of them in the order of those names and IDs, not the most
 // frequent of all of them; each further character narrows the matches

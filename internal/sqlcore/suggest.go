@@ -37,8 +37,9 @@ const MinSuggestCandidates = 10
 // character narrows the matches until every one is read and the ranking
 // is exact. It keeps every keystroke a few short range reads at any size
 // of log: each candidate costs about 2 µs to read and rank, so at 1M
-// events a keystroke of the default limit 10 takes 0.03 to 0.08 ms, near
-// Actions, where a bound of 100 took up to 0.5 ms (BENCHMARKS.md).
+// events a keystroke of the default limit 10 takes 0.03 to 0.09 ms (2.3
+// to 2.6 times the median of Actions), where a bound of 100 took up to
+// 0.5 ms (BENCHMARKS.md).
 func SuggestCandidates(limit int) int { return max(limit, MinSuggestCandidates) }
 
 // Suggest returns up to limit suggestions for term (lower-cased; "" gives
