@@ -98,6 +98,7 @@ func RunWith(t *testing.T, newStore NewStore, o Options) {
 		{"Search", plain(testSearch)},
 		{"Actions", plain(testActions)},
 		{"Suggest", plain(testSuggest)},
+		{"SuggestCandidates", plain(testSuggestCandidates)},
 		{"All", plain(testAll)},
 		{"Tail", plain(testTail)},
 		{"Tenants", plain(testTenants)},

@@ -166,27 +166,7 @@ func testSuggest(t *testing.T, newStore NewStore) {
 
 	check := func(v *audit.Logger, term string, limit int) []audit.Suggestion {
 		t.Helper()
-		got, err := v.Suggest(ctx, term, limit)
-		require.NoError(t, err)
-		require.LessOrEqual(t, len(got), limit)
-		for i, s := range got {
-			q := s.Filter()
-			q.PerPage = 1
-			p, err := v.Recent(ctx, q)
-			require.NoError(t, err)
-			require.Equal(t, p.TotalCount, int(s.Count), "the count of %+v is the total of its filter", s)
-			if i > 0 {
-				require.GreaterOrEqual(t, got[i-1].Count, s.Count, "most frequent first")
-			}
-		}
-		return got
-	}
-	values := func(got []audit.Suggestion) []string {
-		var out []string
-		for _, s := range got {
-			out = append(out, s.Kind+":"+s.Value)
-		}
-		return out
+		return suggestChecked(t, v, term, limit)
 	}
 	// "del" suggests the actions Search("del") finds: the lists agree.
 	got := check(l, "DEL", 10)
@@ -225,4 +205,90 @@ func testSuggest(t *testing.T, newStore NewStore) {
 	require.ErrorIs(t, err, audit.ErrInvalidQuery)
 	_, err = l.Suggest(ctx, "\xff", 1)
 	require.ErrorIs(t, err, audit.ErrInvalidQuery)
+}
+
+// suggestChecked returns v's suggestions for term, having checked that
+// there are at most limit, most frequent first, and that each Count is
+// the total of the filter its pick stands for.
+func suggestChecked(t *testing.T, v *audit.Logger, term string, limit int) []audit.Suggestion {
+	t.Helper()
+	got, err := v.Suggest(t.Context(), term, limit)
+	require.NoError(t, err, "%q", term)
+	require.LessOrEqual(t, len(got), limit)
+	for i, s := range got {
+		q := s.Filter()
+		q.PerPage = 1
+		p, err := v.Recent(t.Context(), q)
+		require.NoError(t, err)
+		require.Equal(t, p.TotalCount, int(s.Count), "the count of %+v is the total of its filter", s)
+		if i > 0 {
+			require.GreaterOrEqual(t, got[i-1].Count, s.Count, "most frequent first")
+		}
+	}
+	return got
+}
+
+// values names suggestions kind:value, in order.
+func values(got []audit.Suggestion) []string {
+	var out []string
+	for _, s := range got {
+		out = append(out, s.Kind+":"+s.Value)
+	}
+	return out
+}
+
+// testSuggestCandidates checks the bound of what a keystroke reads
+// (sqlcore.SuggestCandidates): a term that starts more IDs of a kind than
+// the limit, and at least sqlcore.MinSuggestCandidates, ranks the first
+// of them in ID order, so the most frequent may be missing; a further
+// character or a larger limit finds it. And a resource that the target
+// IDs read name, past where the resource IDs read stop, is never
+// suggested with a count short of its total.
+func testSuggestCandidates(t *testing.T, newStore NewStore) {
+	l := setup(t, newStore)
+	ctx := t.Context()
+	user := func(i int) audit.Ref { return audit.Ref{Type: "user", ID: fmt.Sprintf("u_%02d", i)} }
+	doc := func(i int) audit.Ref { return audit.Ref{Type: "doc", ID: fmt.Sprintf("doc_%02d", i)} }
+	for i := range 12 {
+		_, err := l.Track(ctx, user(i), "doc.edited", doc(i))
+		require.NoError(t, err)
+	}
+	// u_11 is the most active actor, doc_11 the most shared document: as
+	// a target, with another resource.
+	for range 5 {
+		_, err := l.Track(ctx, user(11), "doc.shared", audit.Ref{Type: "folder", ID: "folder_1"}, audit.WithTargets(doc(11)))
+		require.NoError(t, err)
+	}
+	one := func(got []audit.Suggestion, kind string, n int) {
+		t.Helper()
+		require.Len(t, got, n)
+		for _, s := range got {
+			require.Equal(t, kind, s.Kind)
+			require.EqualValues(t, 1, s.Count, "%+v", s)
+		}
+	}
+	// "u_" starts 12 actor IDs; limit 5 reads the first 10 (u_00 to u_09).
+	got := suggestChecked(t, l, "u_", 5)
+	one(got, "actor", 5)
+	require.Equal(t, "u_00", got[0].Value)
+	got = suggestChecked(t, l, "u_1", 5)
+	require.Equal(t, []string{"actor:u_11", "actor:u_10"}, values(got))
+	require.EqualValues(t, 6, got[0].Count)
+	got = suggestChecked(t, l, "u_", 12)
+	require.Equal(t, "actor:u_11", values(got)[0], "a limit of 12 reads all 12")
+	// The resource IDs read stop at doc_09; the target IDs read include
+	// doc_11, which is not suggested with its 5 target events alone.
+	got = suggestChecked(t, l, "doc_", 5)
+	one(got, "resource", 5)
+	require.NotContains(t, values(got), "resource:doc_11")
+	got = suggestChecked(t, l, "doc_1", 5)
+	require.Equal(t, []string{"resource:doc_11", "resource:doc_10"}, values(got))
+	require.EqualValues(t, 6, got[0].Count)
+	got = suggestChecked(t, l, "doc_", 12)
+	require.Equal(t, audit.Suggestion{Kind: "resource", Value: "doc_11", Type: "doc", Count: 6}, got[0])
+	// The same across tenants: each count whole.
+	suggestChecked(t, l.AllTenants(), "doc_", 5)
+	suggestChecked(t, l.AllTenants(), "u_", 5)
+	got = suggestChecked(t, l.AllTenants(), "doc_1", 5)
+	require.Equal(t, []string{"resource:doc_11", "resource:doc_10"}, values(got))
 }

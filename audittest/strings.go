@@ -208,6 +208,15 @@ func testNaughtyStrings(t *testing.T, newStore NewStore) {
 			f, err := tl.ForAccount(ctx, s, audit.Query{})
 			require.NoError(t, err)
 			require.Contains(t, seqs(f.Entries), e.Seq, "%q", s)
+			// As a keystroke in a search box: the ref is suggested as
+			// the actor and as the resource, each with its filter's total.
+			var kinds []string
+			for _, g := range suggestChecked(t, tl, s, audit.MaxSuggestLimit) {
+				if g.Value == s && g.Type == s && g.Name == s {
+					kinds = append(kinds, g.Kind)
+				}
+			}
+			require.ElementsMatch(t, []string{audit.SuggestActor, audit.SuggestResource}, kinds, "%q", s)
 		}
 	}
 	require.Greater(t, rejected, 0, "some naughty strings are not valid actions")

@@ -482,15 +482,22 @@ func (s *Store[E]) Actions(ctx context.Context, q Querier, scope Filter, prefix 
 // of the action or of any of its dot-separated segments), with their
 // counts, most frequent first; limit 0 returns them all.
 func (s *Store[E]) matchActions(ctx context.Context, q Querier, tenant, term string, limit int) ([]ActionCount, error) {
+	query, args := matchActionsSQL(`a.key, a.n`, tenant, term, limit)
+	return s.queryActionCounts(ctx, q, query, args)
+}
+
+// matchActionsSQL selects columns (of audit_counts a) of the actions of
+// tenant that term matches, most frequent first; limit 0 selects them all.
+func matchActionsSQL(columns, tenant, term string, limit int) (string, []any) {
 	cond, targs := termRange(term)
-	query := `SELECT a.key, a.n FROM audit_counts a WHERE a.tenant = ? AND a.kind = 'action' AND a.key IN (
+	query := `SELECT ` + columns + ` FROM audit_counts a WHERE a.tenant = ? AND a.kind = 'action' AND a.key IN (
 		SELECT action FROM audit_action_terms WHERE tenant = ? AND ` + cond + `) ORDER BY a.n DESC, a.key`
 	args := append([]any{tenant, tenant}, targs...)
 	if limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, limit)
 	}
-	return s.queryActionCounts(ctx, q, query, args)
+	return query, args
 }
 
 // queryActionCounts runs query, which selects actions and their counts.
