@@ -96,6 +96,11 @@ func (l *Logger) Export(ctx context.Context, w io.Writer, format ExportFormat, q
 			return n, err
 		}
 		for _, e := range events {
+			// Stop within an event, not a chunk, once ctx ends: a
+			// chunk may take long to write to a slow reader.
+			if err := ctx.Err(); err != nil {
+				return n, opErr("export", err)
+			}
 			if format == ExportCSV {
 				err = cw.Write(csvRecord(e))
 			} else {

@@ -3,6 +3,7 @@ package audit_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/csv"
 	"encoding/json"
@@ -230,4 +231,39 @@ func TestExportJSONLVerifiesOffline(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, rep.OK)
 	require.Contains(t, rep.Reason, "line 2: not an event")
+}
+
+// cancelOnWrite cancels a context on its first write.
+type cancelOnWrite struct {
+	cancel context.CancelFunc
+	writes int
+}
+
+func (w *cancelOnWrite) Write(p []byte) (int, error) {
+	w.writes++
+	w.cancel()
+	return len(p), nil
+}
+
+// TestExportStopsWithinAChunk: once ctx ends, Export stops at the next
+// event, not at the end of the chunk it is writing (the chunk may take long
+// to write to a slow reader, such as a pipe nobody drains).
+func TestExportStopsWithinAChunk(t *testing.T) {
+	l, _ := setup(t)
+	ctx := t.Context()
+	const events = 300 // one chunk; about 1 KB each, past the export's 64 KiB buffer
+	for i := range events {
+		_, err := l.Track(ctx, audit.Ref{Type: "user", ID: "u"}, "doc.viewed", audit.Ref{Type: "doc", ID: fmt.Sprint(i)},
+			audit.WithMeta("note", strings.Repeat("x", 1000)))
+		require.NoError(t, err)
+	}
+	for _, format := range []audit.ExportFormat{audit.ExportJSONL, audit.ExportCSV} {
+		ectx, cancel := context.WithCancel(ctx)
+		w := &cancelOnWrite{cancel: cancel}
+		n, err := l.Export(ectx, w, format, audit.Query{})
+		cancel()
+		require.ErrorIs(t, err, context.Canceled, "format %d", format)
+		require.Equal(t, 1, w.writes, "format %d: the export went on writing after ctx ended", format)
+		require.Less(t, n, int64(events), "format %d", format)
+	}
 }

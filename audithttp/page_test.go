@@ -213,7 +213,7 @@ func TestPageListAndPaging(t *testing.T) {
 	checkMarkup(t, r.body)
 	has(t, r.body, `data-total="120"`)
 	has(t, r.body, `Page 1 of <span id="pages">3</span>`)
-	has(t, r.body, "Showing 1–50 of")
+	has(t, r.body, `Showing 1–<span id="shown-to">50</span> of`)
 	// Newest first.
 	ids := rowIDs(r)
 	require.Len(t, ids, 50)
@@ -235,7 +235,7 @@ func TestPageListAndPaging(t *testing.T) {
 	require.Len(t, rowIDs(last), 20)
 	require.Equal(t, events[19].ID, rowIDs(last)[0])
 	has(t, last.body, `Page 3 of <span id="pages">3</span>`)
-	has(t, last.body, "Showing 101–120 of")
+	has(t, last.body, `Showing 101–<span id="shown-to">120</span> of`)
 	require.Empty(t, rel(t, last, "next"))
 
 	back := get(t, rel(t, last, "prev"))
