@@ -65,6 +65,8 @@ func TestStmtCache(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// The text run only in transactions is prepared in the background.
+	require.Eventually(t, func() bool { return count() >= 2 }, 10*time.Second, time.Millisecond, "the transactions' text is never prepared")
 	require.Equal(t, 2, count(), "one statement per query text")
 
 	// Every connection of the pool in a transaction, each running a text
