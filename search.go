@@ -120,9 +120,9 @@ const (
 //
 // Suggestions read catalogues kept on write, never the log: a keystroke is
 // one statement of short range reads, two to three times the time of
-// Actions at any size of log. A term that starts more than limit names or IDs of a
-// kind (and at least sqlcore.MinSuggestCandidates, 10) ranks the first
-// limit of them in the order of those names and IDs, not the most
+// Actions at any size of log. A term that starts more than limit names or
+// IDs of a kind (and at least sqlcore.MinSuggestCandidates, 10) ranks the
+// first limit of them in the order of those names and IDs, not the most
 // frequent of all of them; each further character narrows the matches
 // until the ranking is exact.
 func (l *Logger) Suggest(ctx context.Context, term string, limit int) ([]Suggestion, error) {
