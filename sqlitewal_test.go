@@ -15,12 +15,7 @@ import (
 // into the database file: the file must grow while the log stays open.
 func TestCheckpointsRunInTheBackground(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "audit.db")
-	l, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l, path := openWALTest(t)
 	before := fileSize(t, path)
 	const events = 200 // about 10 pages each: past a wake, short of the backstop
 	for i := range events {
@@ -50,12 +45,7 @@ func TestCheckpointsRunInTheBackground(t *testing.T) {
 // still start over, near the backstop, rather than grow with the log.
 func TestWALStaysBounded(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "audit.db")
-	l, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l, path := openWALTest(t)
 	const callers, each = 8, 500
 	var wg sync.WaitGroup
 	errs := make(chan error, callers)
@@ -89,6 +79,19 @@ func TestWALStaysBounded(t *testing.T) {
 	if rep, err := l.Verify(ctx); err != nil || !rep.OK || rep.Checked != callers*each {
 		t.Fatalf("Verify = %+v, %v; want OK with %d events", rep, err, callers*each)
 	}
+}
+
+// openWALTest opens a new log, closed when t ends, and returns it with
+// the path of its file.
+func openWALTest(t *testing.T) (*Logger, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	l, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	return l, path
 }
 
 func fileSize(t *testing.T, path string) int64 {
