@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -195,6 +196,7 @@ type core struct {
 	idle      sync.Cond  // signalled when leading turns false
 	queue     []*writeRequest
 	leading   bool
+	lastBatch int // events in the last batch committed
 	closed    bool
 	closeOnce sync.Once
 	closeErr  error
@@ -510,7 +512,13 @@ func (l *Logger) prepare(ctx context.Context, e Event) (Event, error) {
 // thus commits its own event on its own goroutine, with no hand-off; many
 // callers share transactions: while one batch commits, the next queues, so
 // the batch size follows the load. (A leader that waited for stragglers
-// before committing measured slower: see BENCHMARKS.md.)
+// before committing measured slower: see BENCHMARKS.md.) One thing a new
+// leader does before it takes its batch: if fewer callers are queued than
+// the last batch held, it yields its processor once (runtime.Gosched, no
+// timed wait), so that the callers of the last batch, which were just
+// handed their results and are runnable, can queue their next events and
+// join this batch rather than the one after it. Without it, batches
+// alternated between a few events and many under steady load.
 //
 // With WithWriteTimeout, an event still queued when the timeout passes is
 // withdrawn and the caller told that it was not recorded; once its
@@ -588,7 +596,13 @@ func (c *core) passLead() {
 // on. The caller must be the leader.
 func (c *core) lead() {
 	c.mu.Lock()
+	if len(c.queue) < c.lastBatch {
+		c.mu.Unlock()
+		runtime.Gosched()
+		c.mu.Lock()
+	}
 	n := min(len(c.queue), c.opts.maxBatch)
+	c.lastBatch = n
 	batch := make([]*writeRequest, n)
 	copy(batch, c.queue)
 	c.queue = append(c.queue[:0], c.queue[n:]...)
