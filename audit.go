@@ -196,7 +196,7 @@ type core struct {
 	idle      sync.Cond  // signalled when leading turns false
 	queue     []*writeRequest
 	leading   bool
-	lastBatch int // events in the last batch committed
+	lastBatch int // events of recent batches: the last one's, or one less than before
 	closed    bool
 	closeOnce sync.Once
 	closeErr  error
@@ -513,12 +513,14 @@ func (l *Logger) prepare(ctx context.Context, e Event) (Event, error) {
 // callers share transactions: while one batch commits, the next queues, so
 // the batch size follows the load. (A leader that waited for stragglers
 // before committing measured slower: see BENCHMARKS.md.) One thing a new
-// leader does before it takes its batch: if fewer callers are queued than
-// the last batch held, it yields its processor once (runtime.Gosched, no
-// timed wait), so that the callers of the last batch, which were just
-// handed their results and are runnable, can queue their next events and
-// join this batch rather than the one after it. Without it, batches
-// alternated between a few events and many under steady load.
+// leader does before it takes its batch: while fewer events are queued
+// than recent batches held, it yields its processor (runtime.Gosched, no
+// timed wait; at most 4 times, and not again once a yield brought no new
+// event), so that the callers of the last batch, which were just handed
+// their results and are runnable, can queue their next events and join
+// this batch rather than the one after it. Without it, batches alternated
+// between a few events and many under steady load. A caller alone never
+// yields: its queue always holds what its batches held.
 //
 // With WithWriteTimeout, an event still queued when the timeout passes is
 // withdrawn and the caller told that it was not recorded; once its
@@ -596,13 +598,20 @@ func (c *core) passLead() {
 // on. The caller must be the leader.
 func (c *core) lead() {
 	c.mu.Lock()
-	if len(c.queue) < c.lastBatch {
+	for range 4 {
+		if len(c.queue) >= c.lastBatch {
+			break
+		}
+		had := len(c.queue)
 		c.mu.Unlock()
 		runtime.Gosched()
 		c.mu.Lock()
+		if len(c.queue) == had {
+			break
+		}
 	}
 	n := min(len(c.queue), c.opts.maxBatch)
-	c.lastBatch = n
+	c.lastBatch = max(n, c.lastBatch-1)
 	batch := make([]*writeRequest, n)
 	copy(batch, c.queue)
 	c.queue = append(c.queue[:0], c.queue[n:]...)
