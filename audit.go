@@ -519,8 +519,9 @@ func (l *Logger) prepare(ctx context.Context, e Event) (Event, error) {
 // event), so that the callers of the last batch, which were just handed
 // their results and are runnable, can queue their next events and join
 // this batch rather than the one after it. Without it, batches alternated
-// between a few events and many under steady load. A caller alone never
-// yields: its queue always holds what its batches held.
+// between a few events and many under steady load. A caller alone does
+// not yield (once the count of recent batches has come down to its one
+// event; a yield that brings nothing ends the yielding meanwhile).
 //
 // With WithWriteTimeout, an event still queued when the timeout passes is
 // withdrawn and the caller told that it was not recorded; once its
