@@ -122,14 +122,22 @@ func (s *Store[E]) checkRef(ctx context.Context, tx ReadTx, kind, column, tenant
 	return problem, err
 }
 
-// sqlRefTypeMissing finds the first event whose actor or resource (id,
-// type) has no row in audit_refs, by primary key each.
-const sqlRefTypeMissing = `SELECT e.tenant, e.actor_id, e.resource_id,
+// refTypeMissingSQL finds the first event whose actor or resource (id,
+// type) has no row in audit_refs: each looked up among the refs of its
+// kind (Dialect.NotIn; on SQLite in a temporary index of them, read once,
+// which took two thirds of the time of a probe of audit_refs' primary key
+// for each).
+func (s *Store[E]) refTypeMissingSQL() string {
+	refs := func(kind, alias string) string {
+		return s.Dialect.NotIn([]string{"e.tenant", "e." + alias + "_id", "e." + alias + "_type"}, []string{"tenant", "id", "type"},
+			`SELECT tenant, id, type FROM audit_refs WHERE kind = '`+kind+`'`)
+	}
+	return `SELECT e.tenant, e.actor_id, e.resource_id,
 	NOT EXISTS (SELECT 1 FROM audit_refs r WHERE r.tenant = e.tenant AND r.kind = '` + kindActor + `' AND r.id = e.actor_id AND r.type = e.actor_type)
 	FROM audit_events e
-	WHERE NOT EXISTS (SELECT 1 FROM audit_refs r WHERE r.tenant = e.tenant AND r.kind = '` + kindActor + `' AND r.id = e.actor_id AND r.type = e.actor_type)
-	OR NOT EXISTS (SELECT 1 FROM audit_refs r WHERE r.tenant = e.tenant AND r.kind = '` + kindResource + `' AND r.id = e.resource_id AND r.type = e.resource_type)
+	WHERE ` + refs(kindActor, "actor") + ` OR ` + refs(kindResource, "resource") + `
 	LIMIT 1`
+}
 
 // checkRefTypes checks, in one pass over the events, that the (id, type)
 // of every event's actor and resource has a row in audit_refs, and
@@ -137,7 +145,7 @@ const sqlRefTypeMissing = `SELECT e.tenant, e.actor_id, e.resource_id,
 func (s *Store[E]) checkRefTypes(ctx context.Context, tx ReadTx) (string, error) {
 	var tenant, actor, resource string
 	var actorMissing bool
-	err := tx.QueryRowxContext(ctx, sqlRefTypeMissing).Scan(&tenant, &actor, &resource, &actorMissing)
+	err := tx.QueryRowxContext(ctx, s.refTypeMissingSQL()).Scan(&tenant, &actor, &resource, &actorMissing)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return "", nil
