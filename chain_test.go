@@ -322,6 +322,30 @@ func TestVerifyRecountsTargetsOfEveryForm(t *testing.T) {
 	}
 }
 
+// TestVerifyRecountsRefTermsInFullBatches: the terms of the refs are
+// looked up in batches; a term missing from a full one is found too.
+func TestVerifyRecountsRefTermsInFullBatches(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	l, err := audit.Open(t.Context(), path)
+	require.NoError(t, err)
+	for i := range 150 {
+		_, err := l.Track(t.Context(), audit.Ref{Type: "user", ID: fmt.Sprintf("u%03d", i), Name: fmt.Sprintf("User %d", i)}, "doc.x",
+			audit.Ref{Type: "doc", ID: "d"})
+		require.NoError(t, err)
+	}
+	require.NoError(t, l.Close())
+	require.Equal(t, audit.VerifyReport{Checked: 150, OK: true}, verify(t, path))
+	for _, id := range []string{"u010", "u140"} { // in the first batch of 64 terms, and in the last (partial) one
+		shell(t, path, `DELETE FROM audit_ref_terms WHERE id = '`+id+`'`)
+		rep := verify(t, path)
+		require.False(t, rep.OK)
+		require.Contains(t, rep.Reason, `derived: audit_ref_terms lacks term "user `+strings.TrimLeft(id[1:], "0")+`" of actor "`+id+`"`)
+		shell(t, path, `INSERT INTO audit_ref_terms VALUES ('', 'user `+strings.TrimLeft(id[1:], "0")+`', 'actor', '`+id+`', 'user')`)
+	}
+	require.Equal(t, audit.VerifyReport{Checked: 150, OK: true}, verify(t, path))
+}
+
 func TestCheckpointCatchesTruncation(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
