@@ -278,6 +278,74 @@ func TestVerifyRecountsDerivedTables(t *testing.T) {
 	}
 }
 
+// TestVerifyRecountsTargetsOfEveryForm: the targets are recounted whatever
+// they hold: the same target twice, the event's own resource, and ids
+// that the JSON escapes (read by the dialect's JSON functions, not in Go).
+func TestVerifyRecountsTargetsOfEveryForm(t *testing.T) {
+	t.Parallel()
+	newLog := func(t *testing.T) string {
+		path := filepath.Join(t.TempDir(), "audit.db")
+		l, err := audit.Open(t.Context(), path)
+		require.NoError(t, err)
+		for i, targets := range [][]any{
+			{audit.Ref{Type: "t", ID: "b"}, audit.Ref{Type: "t", ID: "a"}, audit.Ref{Type: "t", ID: "b"}},
+			{audit.Ref{Type: "doc", ID: "r1"}, audit.Ref{Type: "t", ID: "r1"}},
+			{audit.Ref{Type: "t", ID: "q\"uote"}, audit.Ref{Type: "t", ID: "tab\t"}},
+			{audit.Ref{Type: "t", ID: "é"}},
+		} {
+			_, err := l.WithTenant([]string{"", "acme"}[i%2]).Track(t.Context(), audit.Ref{Type: "user", ID: "u"}, "doc.x",
+				audit.Ref{Type: "doc", ID: fmt.Sprintf("r%d", i)}, audit.WithTargets(targets...))
+			require.NoError(t, err)
+		}
+		require.NoError(t, l.Close())
+		return path
+	}
+	require.Equal(t, audit.VerifyReport{Checked: 4, OK: true}, verify(t, newLog(t)))
+	for _, c := range []struct{ name, sql, reason string }{
+		{"repeated target deleted", `DELETE FROM audit_targets WHERE seq = 1 AND id = 'b'`, `audit_targets lacks target "b" of type "t" of seq 1`},
+		{"resource added as a target", `INSERT INTO audit_targets VALUES ('acme', 'r1', 'doc', 2)`, `audit_targets has a row not among the events' targets: target "r1" of type "doc" of seq 2`},
+		{"escaped target deleted", `DELETE FROM audit_targets WHERE seq = 3 AND id = 'q"uote'`, `audit_targets lacks target "q\"uote" of type "t" of seq 3`},
+		{"target added beside escaped ones", `INSERT INTO audit_targets VALUES ('', 'z', 't', 3)`, `audit_targets has a row not among the events' targets: target "z" of type "t" of seq 3`},
+		{"target retyped", `UPDATE audit_targets SET type = 'u' WHERE seq = 4`, `audit_targets lacks target "é" of type "t" of seq 4`},
+		{"target moved to another tenant", `UPDATE audit_targets SET tenant = 'acme' WHERE seq = 1 AND id = 'a'`, `audit_targets lacks target "a" of type "t" of seq 1`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			path := newLog(t)
+			shell(t, path, c.sql)
+			rep := verify(t, path)
+			require.False(t, rep.OK)
+			require.Zero(t, rep.FirstBad, "the events themselves are intact")
+			require.Contains(t, rep.Reason, "derived: ")
+			require.Contains(t, rep.Reason, c.reason)
+		})
+	}
+}
+
+// TestVerifyRecountsRefTermsInFullBatches: the terms of the refs are
+// looked up in batches; a term missing from a full one is found too.
+func TestVerifyRecountsRefTermsInFullBatches(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	l, err := audit.Open(t.Context(), path)
+	require.NoError(t, err)
+	for i := range 150 {
+		_, err := l.Track(t.Context(), audit.Ref{Type: "user", ID: fmt.Sprintf("u%03d", i), Name: fmt.Sprintf("User %d", i)}, "doc.x",
+			audit.Ref{Type: "doc", ID: "d"})
+		require.NoError(t, err)
+	}
+	require.NoError(t, l.Close())
+	require.Equal(t, audit.VerifyReport{Checked: 150, OK: true}, verify(t, path))
+	for _, id := range []string{"u010", "u140"} { // in the first batch of 64 terms, and in the last (partial) one
+		shell(t, path, `DELETE FROM audit_ref_terms WHERE id = '`+id+`'`)
+		rep := verify(t, path)
+		require.False(t, rep.OK)
+		require.Contains(t, rep.Reason, `derived: audit_ref_terms lacks term "user `+strings.TrimLeft(id[1:], "0")+`" of actor "`+id+`"`)
+		shell(t, path, `INSERT INTO audit_ref_terms VALUES ('', 'user `+strings.TrimLeft(id[1:], "0")+`', 'actor', '`+id+`', 'user')`)
+	}
+	require.Equal(t, audit.VerifyReport{Checked: 150, OK: true}, verify(t, path))
+}
+
 func TestCheckpointCatchesTruncation(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()

@@ -520,6 +520,9 @@ func (sqliteDialect) TargetsOf() string              { return sqliteTargetsOf }
 func (sqliteDialect) OrderedJoin(table, alias, on string) string {
 	return "CROSS JOIN " + table + " " + alias + " ON " + on
 }
+func (sqliteDialect) NotIn(row, _ []string, query string) string {
+	return "(" + strings.Join(row, ", ") + ") NOT IN (" + query + ")"
+}
 
 // sqliteTargetsOf expands the targets JSON of every event with json_each.
 const sqliteTargetsOf = `SELECT e.tenant AS tenant, coalesce(json_extract(j.value, '$.id'), '') AS id,

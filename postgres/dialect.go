@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
@@ -57,6 +58,17 @@ func (dialect) Unindexed(column string) string { return column }
 // tenant, for a suggestion), which grew with the log.
 func (dialect) OrderedJoin(table, alias, on string) string {
 	return "CROSS JOIN LATERAL (SELECT * FROM " + table + " " + alias + " WHERE " + on + " OFFSET 0) " + alias
+}
+
+// NotIn returns a NOT EXISTS over query, which the planner makes an
+// anti-join: a NOT IN of a subquery too large for its hash would be
+// evaluated row by row.
+func (dialect) NotIn(row, cols []string, query string) string {
+	match := make([]string, len(row))
+	for i := range row {
+		match[i] = "q." + cols[i] + " = " + row[i]
+	}
+	return "NOT EXISTS (SELECT 1 FROM (" + query + ") q WHERE " + strings.Join(match, " AND ") + ")"
 }
 
 // MaxText returns the greatest of expr's bytes through their hex text,

@@ -53,16 +53,18 @@ const (
 type DerivedCheck func(ctx context.Context, tx ReadTx) (problem string, err error)
 
 // DerivedChecks are the parts of CheckDerived, the costly ones first (the
-// targets, the types of the refs), so that a caller running them side by
-// side starts those first.
+// types of the refs and the targets, which read every event; then the
+// terms of the refs, which cost as much whatever the size of the log, and
+// as much as those two on a small one), so that a caller running them
+// side by side starts those first.
 func (s *Store[E]) DerivedChecks() []DerivedCheck {
 	return []DerivedCheck{
 		s.checkRefTypes,
 		s.checkTargets,
+		s.checkRefTerms,
 		s.refsCheck(kindActor, "actor"),
 		s.refsCheck(kindResource, "resource"),
 		s.checkCounters,
-		s.checkRefTerms,
 	}
 }
 
@@ -122,14 +124,22 @@ func (s *Store[E]) checkRef(ctx context.Context, tx ReadTx, kind, column, tenant
 	return problem, err
 }
 
-// sqlRefTypeMissing finds the first event whose actor or resource (id,
-// type) has no row in audit_refs, by primary key each.
-const sqlRefTypeMissing = `SELECT e.tenant, e.actor_id, e.resource_id,
+// refTypeMissingSQL finds the first event whose actor or resource (id,
+// type) has no row in audit_refs: each looked up among the refs of its
+// kind (Dialect.NotIn; on SQLite in a temporary index of them, read once,
+// which took two thirds of the time of a probe of audit_refs' primary key
+// for each).
+func (s *Store[E]) refTypeMissingSQL() string {
+	refs := func(kind, alias string) string {
+		return s.Dialect.NotIn([]string{"e.tenant", "e." + alias + "_id", "e." + alias + "_type"}, []string{"tenant", "id", "type"},
+			`SELECT tenant, id, type FROM audit_refs WHERE kind = '`+kind+`'`)
+	}
+	return `SELECT e.tenant, e.actor_id, e.resource_id,
 	NOT EXISTS (SELECT 1 FROM audit_refs r WHERE r.tenant = e.tenant AND r.kind = '` + kindActor + `' AND r.id = e.actor_id AND r.type = e.actor_type)
 	FROM audit_events e
-	WHERE NOT EXISTS (SELECT 1 FROM audit_refs r WHERE r.tenant = e.tenant AND r.kind = '` + kindActor + `' AND r.id = e.actor_id AND r.type = e.actor_type)
-	OR NOT EXISTS (SELECT 1 FROM audit_refs r WHERE r.tenant = e.tenant AND r.kind = '` + kindResource + `' AND r.id = e.resource_id AND r.type = e.resource_type)
+	WHERE ` + refs(kindActor, "actor") + ` OR ` + refs(kindResource, "resource") + `
 	LIMIT 1`
+}
 
 // checkRefTypes checks, in one pass over the events, that the (id, type)
 // of every event's actor and resource has a row in audit_refs, and
@@ -137,7 +147,7 @@ const sqlRefTypeMissing = `SELECT e.tenant, e.actor_id, e.resource_id,
 func (s *Store[E]) checkRefTypes(ctx context.Context, tx ReadTx) (string, error) {
 	var tenant, actor, resource string
 	var actorMissing bool
-	err := tx.QueryRowxContext(ctx, sqlRefTypeMissing).Scan(&tenant, &actor, &resource, &actorMissing)
+	err := tx.QueryRowxContext(ctx, s.refTypeMissingSQL()).Scan(&tenant, &actor, &resource, &actorMissing)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return "", nil
@@ -327,11 +337,220 @@ func (s *Store[E]) checkTargets(ctx context.Context, tx ReadTx) (string, error) 
 	return "", nil
 }
 
-// mergeTargets walks the targets of the events and audit_targets side by
-// side, both in the order of audit_targets' primary key (the table's
+// mergeTargets compares audit_targets with the targets of the events and
+// reports the first row that one has and the other lacks: in seq order
+// (mergeTargetsBySeq), unless an event's targets are not in the plain form
+// that reads, when the dialect's TargetsOf decides (mergeTargetsByKey).
+func (s *Store[E]) mergeTargets(ctx context.Context, tx ReadTx) (string, error) {
+	problem, ok, err := s.mergeTargetsBySeq(ctx, tx)
+	if ok || err != nil {
+		return problem, err
+	}
+	return s.mergeTargetsByKey(ctx, tx)
+}
+
+// seqTarget is a row of audit_targets, or one an event's targets make.
+type seqTarget struct {
+	seq             int64
+	tenant, id, typ string
+}
+
+func (a seqTarget) compare(b seqTarget) int {
+	return cmp.Or(cmp.Compare(a.seq, b.seq), strings.Compare(a.tenant, b.tenant), strings.Compare(a.id, b.id), strings.Compare(a.typ, b.typ))
+}
+
+// mergeTargetsBySeq walks the events that have targets in seq order (the
+// log's own, no sort) and audit_targets sorted by seq (a sort of that
+// table, not of the events' targets), and reports the first row that one
+// has and the other lacks. Each event's targets are read from its JSON in
+// Go, one event at a time (json_extract of each target, and the sort of
+// every target of the log that the key order needs, were most of the
+// cost of the recount of audit_targets). It returns ok false, having
+// decided nothing, at the first event whose targets are not a plain array
+// of objects of string values without escapes (as the library writes
+// them, but for an escape): TargetsOf then decides, as json_each does.
+func (s *Store[E]) mergeTargetsBySeq(ctx context.Context, tx ReadTx) (problem string, ok bool, err error) {
+	evRows, err := tx.QueryxContext(ctx, `SELECT seq, tenant, resource_id, resource_type, targets FROM audit_events
+		WHERE targets IS NOT NULL ORDER BY seq`)
+	if err != nil {
+		return "", false, err
+	}
+	defer evRows.Close()
+	haveRows, err := tx.QueryxContext(ctx, `SELECT seq, tenant, id, type FROM audit_targets ORDER BY seq, tenant, id, type`)
+	if err != nil {
+		return "", false, err
+	}
+	defer haveRows.Close()
+	// A store whose text columns hold bytes (PostgreSQL's BYTEA) hands
+	// the targets over as bytes; SQLite hands TEXT over as a string, and
+	// a BLOB, which json_each would read as JSONB, is left to TargetsOf.
+	_, textIsBytes := s.Dialect.Args([]any{""})[0].([]byte)
+	var (
+		want    []seqTarget // the targets of one event, sorted
+		wi      int
+		have    seqTarget
+		haveOK  bool
+		targets any
+		resID   string
+		resType string
+		ev      seqTarget
+	)
+	nextHave := func() error {
+		if haveOK = haveRows.Next(); !haveOK {
+			return haveRows.Err()
+		}
+		return haveRows.Scan(&have.seq, &have.tenant, &have.id, &have.typ)
+	}
+	// nextWant moves to the next of the events' targets; false at the end
+	// or when an event's targets do not read (ok false then).
+	nextWant := func() (bool, error) {
+		for wi++; wi >= len(want); wi = 0 {
+			if !evRows.Next() {
+				ok = true
+				return false, evRows.Err()
+			}
+			if err := evRows.Scan(&ev.seq, &ev.tenant, &resID, &resType, &targets); err != nil {
+				return false, err
+			}
+			var text string
+			switch t := targets.(type) {
+			case string:
+				text = t
+			case []byte:
+				if !textIsBytes {
+					return false, nil
+				}
+				text = string(t)
+			default:
+				return false, nil
+			}
+			var readOK bool
+			if want, readOK = appendTargets(want[:0], text, ev); !readOK {
+				return false, nil
+			}
+			want = slices.DeleteFunc(want, func(t seqTarget) bool { return t.id == resID && t.typ == resType })
+			slices.SortFunc(want, seqTarget.compare)
+			want = slices.Compact(want)
+		}
+		return true, nil
+	}
+	wi = -1
+	wantOK, err := nextWant()
+	if err != nil || (!wantOK && !ok) {
+		return "", false, err
+	}
+	if err := nextHave(); err != nil {
+		return "", false, err
+	}
+	for wantOK || haveOK {
+		c := 0
+		switch {
+		case !haveOK:
+			c = -1
+		case !wantOK:
+			c = 1
+		default:
+			c = want[wi].compare(have)
+		}
+		switch {
+		case c < 0:
+			w := want[wi]
+			return fmt.Sprintf("audit_targets lacks target %q of type %q of seq %d in tenant %q", w.id, w.typ, w.seq, w.tenant), true, nil
+		case c > 0:
+			return fmt.Sprintf("audit_targets has a row not among the events' targets: target %q of type %q of seq %d in tenant %q",
+				have.id, have.typ, have.seq, have.tenant), true, nil
+		}
+		if wantOK, err = nextWant(); err != nil || (!wantOK && !ok) {
+			return "", false, err
+		}
+		if err := nextHave(); err != nil {
+			return "", false, err
+		}
+	}
+	return "", true, nil
+}
+
+// appendTargets appends the targets of ev (its seq and tenant) that the
+// JSON array text holds, each its id and type ("" when absent), as
+// json_extract reads them; false when text is not a non-empty array of
+// objects whose keys are among type, id and name, each at most once, and
+// whose values are strings without escapes or control characters, with no
+// white space.
+func appendTargets(dst []seqTarget, text string, ev seqTarget) ([]seqTarget, bool) {
+	str := func(i int) (string, int, bool) { // the string at text[i] ('"'), and the index after it
+		if i >= len(text) || text[i] != '"' {
+			return "", 0, false
+		}
+		for j := i + 1; j < len(text); j++ {
+			switch c := text[j]; {
+			case c == '"':
+				return text[i+1 : j], j + 1, true
+			case c == '\\' || c < 0x20:
+				return "", 0, false
+			}
+		}
+		return "", 0, false
+	}
+	if !strings.HasPrefix(text, "[") {
+		return dst, false
+	}
+	i := 1
+	for {
+		if i >= len(text) || text[i] != '{' {
+			return dst, false
+		}
+		i++
+		t := seqTarget{seq: ev.seq, tenant: ev.tenant}
+		var seen [3]bool // type, id, name
+		for i < len(text) && text[i] != '}' {
+			if seen != [3]bool{} {
+				if text[i] != ',' {
+					return dst, false
+				}
+				i++
+			}
+			key, j, ok := str(i)
+			if !ok || j >= len(text) || text[j] != ':' {
+				return dst, false
+			}
+			value, j, ok := str(j + 1)
+			if !ok {
+				return dst, false
+			}
+			i = j
+			k := slices.Index([]string{"type", "id", "name"}, key)
+			if k < 0 || seen[k] {
+				return dst, false
+			}
+			seen[k] = true
+			switch k {
+			case 0:
+				t.typ = value
+			case 1:
+				t.id = value
+			}
+		}
+		if i >= len(text) {
+			return dst, false
+		}
+		i++ // '}'
+		dst = append(dst, t)
+		switch {
+		case i < len(text) && text[i] == ',':
+			i++
+		case i == len(text)-1 && text[i] == ']':
+			return dst, true
+		default:
+			return dst, false
+		}
+	}
+}
+
+// mergeTargetsByKey walks the targets of the events and audit_targets side
+// by side, both in the order of audit_targets' primary key (the table's
 // without a sort), and reports the first row that one has and the other
 // lacks.
-func (s *Store[E]) mergeTargets(ctx context.Context, tx ReadTx) (string, error) {
+func (s *Store[E]) mergeTargetsByKey(ctx context.Context, tx ReadTx) (string, error) {
 	wantRows, err := tx.QueryxContext(ctx, expectedTargets(s.Dialect.TargetsOf())+` ORDER BY tenant, id, seq, type`)
 	if err != nil {
 		return "", err
@@ -408,6 +627,19 @@ const sqlStrayRefTerm = `SELECT t.tenant, t.term, t.kind, t.id, t.type FROM audi
 // refTermBatch at a time, while the refs are read in key order), and that
 // every term belongs to a ref (in one statement).
 func (s *Store[E]) checkRefTerms(ctx context.Context, tx ReadTx) (string, error) {
+	// A full batch's statement is prepared once where the transaction is
+	// one connection's (SQLite's): compiling its refTermBatch conditions
+	// took more than half of this check. (PostgreSQL's recount spreads
+	// its reads over two transactions; it compiles each batch.)
+	var full *sqlx.Stmt
+	if one, ok := tx.(*sqlx.Tx); ok {
+		st, err := one.PreparexContext(ctx, s.Dialect.Rebind(refTermsSQL(refTermBatch)))
+		if err != nil {
+			return "", err
+		}
+		defer st.Close()
+		full = st
+	}
 	refs, err := tx.QueryxContext(ctx, `SELECT tenant, kind, id, type, name FROM audit_refs ORDER BY tenant, kind, id, type`)
 	if err != nil {
 		return "", err
@@ -424,7 +656,7 @@ func (s *Store[E]) checkRefTerms(ctx context.Context, tx ReadTx) (string, error)
 			if len(batch) < refTermBatch {
 				continue
 			}
-			if problem, err := s.lookUpRefTerms(ctx, tx, batch); problem != "" || err != nil {
+			if problem, err := s.lookUpRefTerms(ctx, tx, full, batch); problem != "" || err != nil {
 				return problem, err
 			}
 			batch = batch[:0]
@@ -433,7 +665,7 @@ func (s *Store[E]) checkRefTerms(ctx context.Context, tx ReadTx) (string, error)
 	if err := refs.Err(); err != nil {
 		return "", err
 	}
-	if problem, err := s.lookUpRefTerms(ctx, tx, batch); problem != "" || err != nil {
+	if problem, err := s.lookUpRefTerms(ctx, tx, nil, batch); problem != "" || err != nil {
 		return problem, err
 	}
 	var t refTerm
@@ -447,22 +679,33 @@ func (s *Store[E]) checkRefTerms(ctx context.Context, tx ReadTx) (string, error)
 	return "", nil
 }
 
+// refTermsSQL selects the rows of audit_ref_terms among n given ones.
+func refTermsSQL(n int) string {
+	return `SELECT tenant, term, kind, id, type FROM audit_ref_terms WHERE ` +
+		strings.Repeat(`(tenant = ? AND term = ? AND kind = ? AND id = ? AND type = ?) OR `, n-1) +
+		`(tenant = ? AND term = ? AND kind = ? AND id = ? AND type = ?)`
+}
+
 // lookUpRefTerms reports the first of want that audit_ref_terms lacks. It
 // reads with one statement, which returns its rows whole (a read of the
-// refs is open meanwhile).
-func (s *Store[E]) lookUpRefTerms(ctx context.Context, tx ReadTx, want []refTerm) (string, error) {
+// refs is open meanwhile): full, when it is given and want is a full
+// batch, or the text compiled for this call.
+func (s *Store[E]) lookUpRefTerms(ctx context.Context, tx ReadTx, full *sqlx.Stmt, want []refTerm) (string, error) {
 	if len(want) == 0 {
 		return "", nil
 	}
-	conds := make([]string, len(want))
 	args := make([]any, 0, 5*len(want))
-	for i, w := range want {
-		conds[i] = `(tenant = ? AND term = ? AND kind = ? AND id = ? AND type = ?)`
+	for _, w := range want {
 		args = append(args, w.Tenant, w.Term, w.Kind, w.ID, w.Type)
 	}
 	var found []refTerm
-	query := `SELECT tenant, term, kind, id, type FROM audit_ref_terms WHERE ` + strings.Join(conds, " OR ")
-	if err := tx.SelectContext(ctx, &found, s.Dialect.Rebind(query), s.Dialect.Args(args)...); err != nil {
+	var err error
+	if full != nil && len(want) == refTermBatch {
+		err = full.SelectContext(ctx, &found, s.Dialect.Args(args)...)
+	} else {
+		err = tx.SelectContext(ctx, &found, s.Dialect.Rebind(refTermsSQL(len(want))), s.Dialect.Args(args)...)
+	}
+	if err != nil {
 		return "", err
 	}
 	have := make(map[refTerm]bool, len(found))

@@ -38,6 +38,14 @@ type Dialect interface {
 	// absent from the element), seq, resource_id and resource_type: what
 	// CheckDerived rebuilds audit_targets from. (SQLite: json_each.)
 	TargetsOf() string
+	// NotIn returns the condition that the row value of the expressions
+	// row is not among the rows of query, which selects the columns cols
+	// (as many, in that order; no NULL on either side): SQLite's "(row)
+	// NOT IN (query)", which reads query once into a temporary index and
+	// looks each row up there, cheaper than a probe of the table's own
+	// primary key for each; a NOT EXISTS where the planner makes that an
+	// anti-join. For a small table (the refs) looked up once per event.
+	NotIn(row, cols []string, query string) string
 	// Classify adds the audit package's sentinels to a driver error (a
 	// full disk, a closed database) and returns it; Classify(nil) is nil.
 	Classify(err error) error

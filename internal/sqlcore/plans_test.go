@@ -26,6 +26,9 @@ func (sqliteLike) TargetsOf() string              { return "" }
 func (sqliteLike) OrderedJoin(table, alias, on string) string {
 	return "CROSS JOIN " + table + " " + alias + " ON " + on
 }
+func (sqliteLike) NotIn(row, _ []string, query string) string {
+	return "(" + strings.Join(row, ", ") + ") NOT IN (" + query + ")"
+}
 
 // schemaDB returns a new SQLite database with the audit schema: every
 // migration of the root package's schema.sql, in order.
