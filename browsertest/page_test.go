@@ -575,6 +575,7 @@ func TestAdminPage(t *testing.T) {
 	if chip := s.str(`document.querySelector(".chip").textContent`); !strings.Contains(chip, day+" (Europe/Berlin)") {
 		t.Fatalf("the date chip says %q", chip)
 	}
+	s.shot(dir, "date-filter-1280.png", false)
 
 	// JavaScript off: paging and filters still work.
 	call(s, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}, false)
