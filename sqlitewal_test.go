@@ -48,26 +48,22 @@ func TestWALStaysBounded(t *testing.T) {
 	l, path := openWALTest(t)
 	const callers, each = 8, 500
 	var wg sync.WaitGroup
-	errs := make(chan error, callers)
 	for c := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range each {
 				// A new actor and resource each time: several pages per event.
 				_, err := l.Track(ctx, Ref{Type: "user", ID: fmt.Sprintf("usr_%d_%d", c, i)}, "invoice.created",
 					Ref{Type: "invoice", ID: fmt.Sprintf("inv_%d_%d", c, i)}, WithMetadata(map[string]any{"n": i}))
 				if err != nil {
-					errs <- err
+					t.Error(err)
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
+	if t.Failed() {
+		t.FailNow()
 	}
 	written := fileSize(t, path) + fileSize(t, path+"-wal")
 	// A frame is a page and its 24-byte header; a commit may take the WAL
