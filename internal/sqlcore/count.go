@@ -175,7 +175,7 @@ func upsertCounts(ctx context.Context, d Dialect, st *Stmts, keys []countKey, co
 	var fresh []countKey
 	for len(keys) > 0 {
 		n := min(len(keys), maxCountRows)
-		x, err := st.multi(ctx, st.countN, n, sqlBumpCounts, sqlBumpCountsMore, sqlBumpCountsTail+sqlReturning)
+		x, err := st.multi(ctx, st.countN, n, sqlBumpCounts, sqlBumpCountsMore, sqlBumpCountsTail)
 		if err != nil {
 			return nil, fmt.Errorf("update counts: %w", d.Classify(err))
 		}

@@ -55,8 +55,8 @@ const (
 	// sqlBumpCounts takes more rows of values, then sqlBumpCountsTail.
 	sqlBumpCounts     = `INSERT INTO audit_counts (tenant, kind, key, n) VALUES (?, ?, ?, ?)`
 	sqlBumpCountsMore = `, (?, ?, ?, ?)`
-	sqlBumpCountsTail = ` ON CONFLICT (tenant, kind, key) DO UPDATE SET n = audit_counts.n + excluded.n`
-	sqlReturning      = ` RETURNING tenant, kind, key, n`
+	sqlBumpCountsTail = ` ON CONFLICT (tenant, kind, key) DO UPDATE SET n = audit_counts.n + excluded.n
+		RETURNING tenant, kind, key, n`
 
 	sqlAddTerm = `INSERT INTO audit_action_terms (tenant, term, action, seg) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
 )
