@@ -153,7 +153,7 @@ func TestOpenConfiguresAndMigrates(t *testing.T) {
 	l, err := audit.Open(ctx, path)
 	require.NoError(t, err)
 	s := l.Store().(*audit.SQLiteStore)
-	require.Equal(t, []int{1, 2, 3, 4}, s.Migrated())
+	require.Equal(t, []int{1, 2, 3, 4, 5}, s.Migrated())
 	_, err = l.Track(ctx, nil, "first.event", nil)
 	require.NoError(t, err)
 	require.NoError(t, l.Close())
@@ -166,7 +166,7 @@ func TestOpenConfiguresAndMigrates(t *testing.T) {
 	require.Equal(t, 42, userVersion, "the application's user_version is its own")
 	var versions []int
 	require.NoError(t, db.Select(&versions, `SELECT version FROM audit_schema_migrations`))
-	require.Equal(t, []int{1, 2, 3, 4}, versions)
+	require.Equal(t, []int{1, 2, 3, 4, 5}, versions)
 
 	// Reopening applies nothing and keeps the data.
 	l, err = audit.Open(ctx, path)
@@ -662,7 +662,7 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 	l, err := audit.Open(ctx, path)
 	require.NoError(t, err)
 	defer l.Close()
-	require.Equal(t, []int{4}, l.Store().(*audit.SQLiteStore).Migrated())
+	require.Equal(t, []int{4, 5}, l.Store().(*audit.SQLiteStore).Migrated())
 	rep, err := l.Verify(ctx)
 	require.NoError(t, err)
 	require.Equal(t, audit.VerifyReport{Checked: 24, OK: true}, rep)

@@ -59,7 +59,8 @@ INSERT INTO audit_refs SELECT tenant, 'resource', resource_id, resource_type, re
 INSERT INTO audit_refs SELECT tenant, 'target', id, type, '', count(*), 0 FROM audit_targets GROUP BY tenant, id, type;
 INSERT OR IGNORE INTO audit_ref_terms SELECT tenant, lower(id), CASE kind WHEN 'actor' THEN 'actor' ELSE 'resource' END, id, type FROM audit_refs WHERE id <> '';
 INSERT OR IGNORE INTO audit_ref_terms SELECT tenant, lower(name), CASE kind WHEN 'actor' THEN 'actor' ELSE 'resource' END, id, type FROM audit_refs WHERE name <> '';
-DELETE FROM audit_action_terms WHERE (tenant, action) NOT IN (SELECT tenant, key FROM audit_counts WHERE kind = 'action');`
+DELETE FROM audit_action_terms WHERE (tenant, action) NOT IN (SELECT tenant, key FROM audit_counts WHERE kind = 'action');
+UPDATE audit_fold SET seq = (SELECT coalesce(max(seq), 0) FROM audit_events);`
 
 // chainLog writes n events across tenants into a new file and closes it.
 func chainLog(t *testing.T, n int) string {

@@ -50,9 +50,10 @@
 // Recent, ForAccount and Search return a Page: entries newest first, page
 // numbers, an exact total and an opaque cursor (Page.Next) that continues by
 // keyset and is bound to the query and view that made it. The totals of
-// the common shapes come from counters kept in the write transaction, and
-// typeahead (Search, Actions) reads a catalogue of actions kept the same
-// way, so neither scans the log.
+// the common shapes come from counters (folded in every few hundred
+// events, plus the events since, read from an index), and typeahead
+// (Search, Actions) reads a catalogue of actions kept in the write
+// transaction, so neither scans the log.
 //
 // # Tenants
 //

@@ -244,3 +244,46 @@ CREATE INDEX audit_ref_terms_term ON audit_ref_terms (term, kind, id, type) WHER
 -- events by the library right after this migration, in the same
 -- transaction (the same code that keeps them on write).
 DELETE FROM audit_counts WHERE kind IN ('actor', 'resource');
+
+-- migration 5: counts folded in every few hundred events, read through views that add the events since
+
+-- The counts of audit_counts and audit_refs hold the events up to
+-- audit_fold's seq; the write path folds the later ones in every few
+-- hundred events (internal/sqlcore/fold.go), where it used to add to them
+-- in every commit. The rows themselves (the keys, the refs' latest names)
+-- and audit_targets are kept in every commit. The derived tables are
+-- whole when this migration runs.
+CREATE TABLE audit_fold (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+);
+INSERT INTO audit_fold (id, seq) SELECT 1, coalesce(max(seq), 0) FROM audit_events;
+
+-- audit_counts_now and audit_refs_now are the tables with every count
+-- whole: each row's n adds the events after the fold that it counts, an
+-- index range past the fold's seq (the rowid ends every index of
+-- audit_events). Reads use them; only the write path and Verify's
+-- checks of the folded counts read the tables.
+CREATE VIEW audit_counts_now AS
+SELECT c.tenant AS tenant, c.kind AS kind, c.key AS key, c.n + CASE c.kind
+    WHEN 'total' THEN (SELECT count(*) FROM audit_events e
+        WHERE e.tenant = c.tenant AND e.seq > (SELECT seq FROM audit_fold))
+    WHEN 'action' THEN (SELECT count(*) FROM audit_events e
+        WHERE e.tenant = c.tenant AND e.action = c.key AND e.seq > (SELECT seq FROM audit_fold))
+    WHEN 'failure' THEN (SELECT count(*) FROM audit_events e
+        WHERE e.tenant = c.tenant AND e.outcome = 'failure' AND e.seq > (SELECT seq FROM audit_fold))
+    WHEN 'target' THEN (SELECT count(DISTINCT t.seq) FROM audit_targets t JOIN audit_events e ON e.seq = t.seq
+        WHERE t.tenant = c.tenant AND t.id = c.key AND t.seq > (SELECT seq FROM audit_fold) AND e.resource_id <> c.key)
+    ELSE 0 END AS n
+FROM audit_counts c;
+
+CREATE VIEW audit_refs_now AS
+SELECT r.tenant AS tenant, r.kind AS kind, r.id AS id, r.type AS type, r.name AS name, r.n + CASE r.kind
+    WHEN 'actor' THEN (SELECT count(*) FROM audit_events e
+        WHERE e.tenant = r.tenant AND e.actor_id = r.id AND e.seq > (SELECT seq FROM audit_fold) AND e.actor_type = r.type)
+    WHEN 'resource' THEN (SELECT count(*) FROM audit_events e
+        WHERE e.tenant = r.tenant AND e.resource_id = r.id AND e.seq > (SELECT seq FROM audit_fold) AND e.resource_type = r.type)
+    WHEN 'target' THEN (SELECT count(*) FROM audit_targets t
+        WHERE t.tenant = r.tenant AND t.id = r.id AND t.seq > (SELECT seq FROM audit_fold) AND t.type = r.type)
+    ELSE 0 END AS n
+FROM audit_refs r;

@@ -531,7 +531,7 @@ const sqliteTargetsOf = `SELECT e.tenant AS tenant, coalesce(json_extract(j.valu
 	FROM audit_events e, json_each(e.targets) j WHERE e.targets IS NOT NULL`
 
 // sqliteCore is the shared SQL on SQLite.
-var sqliteCore = &sqlcore.Store[Event]{Dialect: sqliteDialect{}, Codec: eventCodec{}}
+var sqliteCore = &sqlcore.Store[Event]{Dialect: sqliteDialect{}, Codec: eventCodec{}, Fold: true}
 
 // classify adds sentinels to driver errors.
 func classify(err error) error {

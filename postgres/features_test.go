@@ -52,6 +52,7 @@ var appGrants = []string{
 	`GRANT SELECT, INSERT ON {schema}.audit_targets TO {role}`,
 	`GRANT SELECT, INSERT, UPDATE ON {schema}.audit_refs TO {role}`,
 	`GRANT SELECT, INSERT ON {schema}.audit_ref_terms TO {role}`,
+	`GRANT SELECT ON {schema}.audit_counts_now, {schema}.audit_refs_now TO {role}`,
 	`GRANT SELECT ON {schema}.audit_schema_migrations TO {role}`,
 }
 
@@ -79,7 +80,7 @@ func TestMigrateOnce(t *testing.T) {
 		require.NoError(t, errs[i], "server %d", i)
 		if len(applied[i]) > 0 {
 			migrated++
-			require.Equal(t, []int{1}, applied[i])
+			require.Equal(t, []int{1, 2}, applied[i])
 		}
 	}
 	require.Equal(t, 1, migrated, "ten servers opening a new schema at once migrate it once")
@@ -370,7 +371,7 @@ func TestRowLevelSecurity(t *testing.T) {
 	role := newRole(t, schema,
 		`GRANT USAGE ON SCHEMA {schema} TO {role}`,
 		`GRANT SELECT ON {schema}.audit_events, {schema}.audit_counts, {schema}.audit_action_terms, {schema}.audit_targets,
-			{schema}.audit_refs, {schema}.audit_ref_terms, {schema}.audit_events_view TO {role}`)
+			{schema}.audit_refs, {schema}.audit_ref_terms, {schema}.audit_counts_now, {schema}.audit_refs_now, {schema}.audit_events_view TO {role}`)
 	reader, err := sqlx.Open(postgres.DriverName, dsn+" role="+role)
 	require.NoError(t, err)
 	reader.SetMaxOpenConns(1)
@@ -491,4 +492,34 @@ func TestOriginInTheChain(t *testing.T) {
 		require.Equal(t, e.Seq, rep.FirstBad, rep.Reason)
 		require.True(t, strings.HasPrefix(rep.Reason, c.reason), "%s: %s", c.set, rep.Reason)
 	}
+}
+
+// TestMigration2GrantsTheViews: a role that could read the counters
+// before migration 2 (which adds the views reads take them from) can read
+// the views after it, as the application's role of an upgraded schema
+// must.
+func TestMigration2GrantsTheViews(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, dsn := openStore(t)
+	// The schema as migration 1 left it.
+	_, err := s.DB().ExecContext(ctx, `DROP VIEW audit_counts_now; DROP VIEW audit_refs_now;
+		DELETE FROM audit_schema_migrations WHERE version = 2`)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	schema := strings.TrimPrefix(dsn, "search_path=")
+	role := newRole(t, schema, `GRANT USAGE ON SCHEMA {schema} TO {role}`,
+		`GRANT SELECT ON {schema}.audit_counts, {schema}.audit_refs TO {role}`)
+
+	s, err = postgres.Open(ctx, dsn, postgres.WithMaxConns(4))
+	require.NoError(t, err)
+	require.Equal(t, []int{2}, s.Migrated())
+	require.NoError(t, s.Close())
+
+	db, err := sqlx.Open(postgres.DriverName, dsn+" role="+role)
+	require.NoError(t, err)
+	defer db.Close()
+	var n int
+	require.NoError(t, db.GetContext(ctx, &n, `SELECT count(*) FROM audit_counts_now`))
+	require.NoError(t, db.GetContext(ctx, &n, `SELECT count(*) FROM audit_refs_now`))
 }

@@ -285,3 +285,32 @@ SELECT seq, audit_text(id) AS id, audit_text(tenant) AS tenant, audit_text(actio
        audit_text(origin_request_id) AS origin_request_id,
        encode(hash, 'hex') AS hash, hash_version
 FROM audit_events;
+
+-- migration 2: the counts read through views
+
+-- The shared reads take every count from audit_counts_now and
+-- audit_refs_now. On SQLite these add the events after the last fold to
+-- counts folded in every few hundred events; here the write transaction
+-- still keeps the counts itself (the fold is built and measured on
+-- SQLite, whose single writer it serves), so the views are the tables.
+-- They read as the role that queries them (security_invoker): row-level
+-- security applies through them.
+CREATE VIEW audit_counts_now WITH (security_invoker = true) AS
+SELECT tenant, kind, key, n FROM audit_counts;
+
+CREATE VIEW audit_refs_now WITH (security_invoker = true) AS
+SELECT tenant, kind, id, type, name, n FROM audit_refs;
+
+-- A role that could read a table before this migration can read its view.
+DO $$
+DECLARE g record;
+BEGIN
+    FOR g IN SELECT DISTINCT grantee, table_name FROM information_schema.role_table_grants
+        WHERE table_schema = current_schema() AND table_name IN ('audit_counts', 'audit_refs')
+          AND privilege_type = 'SELECT' AND grantee <> current_user
+    LOOP
+        EXECUTE format('GRANT SELECT ON %I TO %s', g.table_name || '_now',
+            CASE WHEN g.grantee = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(g.grantee) END);
+    END LOOP;
+END
+$$;

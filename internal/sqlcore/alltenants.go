@@ -54,8 +54,8 @@ func keyTenants(k filterKey) (string, []any) {
 // and its count. The default tenant's row is read by primary key, the
 // others through audit_counts_key, which leaves it out.
 func counterTenants(kind, key string) (string, []any) {
-	return `SELECT tenant, n FROM audit_counts WHERE kind = ? AND key = ? AND tenant <> ''
-		UNION ALL SELECT tenant, n FROM audit_counts WHERE tenant = '' AND kind = ? AND key = ?`, []any{kind, key, kind, key}
+	return `SELECT tenant, n FROM audit_counts_now WHERE kind = ? AND key = ? AND tenant <> ''
+		UNION ALL SELECT tenant, n FROM audit_counts_now WHERE tenant = '' AND kind = ? AND key = ?`, []any{kind, key, kind, key}
 }
 
 // refTenants selects the tenants that have a ref of kind, id (and typ,
@@ -66,8 +66,8 @@ func refTenants(kind, id, typ string) (string, []any) {
 	if typ != "" {
 		cond, args = cond+` AND type = ?`, append(args, typ)
 	}
-	return `SELECT tenant, sum(n) AS n FROM audit_refs WHERE ` + cond + ` AND tenant <> '' GROUP BY tenant
-		UNION ALL SELECT tenant, sum(n) AS n FROM audit_refs WHERE tenant = '' AND ` + cond + ` GROUP BY tenant`, append(args, args...)
+	return `SELECT tenant, sum(n) AS n FROM audit_refs_now WHERE ` + cond + ` AND tenant <> '' GROUP BY tenant
+		UNION ALL SELECT tenant, sum(n) AS n FROM audit_refs_now WHERE tenant = '' AND ` + cond + ` GROUP BY tenant`, append(args, args...)
 }
 
 // listAllTenants is List across every tenant: the total first (from the
@@ -279,7 +279,7 @@ func (s *Store[E]) searchArms(ctx context.Context, q Querier, f Filter) ([]arm, 
 func (s *Store[E]) searchArmsSQL(term string) (string, []any) {
 	cond, args := termRange(term)
 	return `SELECT c.tenant, c.key, c.n FROM (SELECT DISTINCT tenant, action FROM audit_action_terms WHERE ` + cond + `) t
-		` + s.Dialect.OrderedJoin(`audit_counts`, `c`, `c.tenant = t.tenant AND c.kind = 'action' AND c.key = t.action`), args
+		` + s.Dialect.OrderedJoin(`audit_counts_now`, `c`, `c.tenant = t.tenant AND c.kind = 'action' AND c.key = t.action`), args
 }
 
 // allTenantsSQL selects what (count(*) or seq) of the events f matches in
@@ -357,8 +357,8 @@ func actionsAllTenantsSQL(prefix string, limit int) (string, []any) {
 	actions := `key IN (SELECT action FROM audit_action_terms WHERE ` + cond + `)`
 	args := append(append(slices.Clone(targs), targs...), limit)
 	return `SELECT key, sum(n) AS total FROM (
-		SELECT key, n FROM audit_counts WHERE kind = 'action' AND tenant <> '' AND ` + actions + `
-		UNION ALL SELECT key, n FROM audit_counts WHERE tenant = '' AND kind = 'action' AND ` + actions + `) counts
+		SELECT key, n FROM audit_counts_now WHERE kind = 'action' AND tenant <> '' AND ` + actions + `
+		UNION ALL SELECT key, n FROM audit_counts_now WHERE tenant = '' AND kind = 'action' AND ` + actions + `) counts
 		GROUP BY key ORDER BY total DESC, key LIMIT ?`, args
 }
 

@@ -3,7 +3,6 @@ package sqlcore
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -70,6 +69,7 @@ type tally struct {
 	counts  map[countKey]int64
 	refs    map[refKey]*refCount
 	targets []targetRow
+	events  int64 // how many events it counted
 	// since4 leaves out the counters that existed before schema
 	// migration 4 (total, action), for its backfill.
 	since4 bool
@@ -81,6 +81,7 @@ func newTally() *tally {
 
 // add counts the event of row r, in seq order.
 func (t *tally) add(r *Row) {
+	t.events++
 	if !t.since4 {
 		t.counts[countKey{r.Tenant, kindTotal, ""}]++
 		t.counts[countKey{r.Tenant, kindAction, r.Action}]++
@@ -390,41 +391,9 @@ const backfillChunk = 4096
 // the log, with the code that keeps them on write, inside the migration's
 // transaction (st prepared on it, q reading in it).
 func (s *Store[E]) Backfill(ctx context.Context, q Querier, st *Stmts) error {
-	var after int64
-	for {
-		rows, err := q.QueryxContext(ctx, s.Dialect.Rebind(sqlBackfill), s.Dialect.Args([]any{after, backfillChunk})...)
-		if err != nil {
-			return err
-		}
-		t := newTally()
-		t.since4 = true
-		n := 0
-		for rows.Next() {
-			var r Row
-			if err := rows.Scan(&r.Seq, &r.Tenant, &r.Action, &r.Outcome, &r.ActorType, &r.ActorID, &r.ActorName,
-				&r.ResourceType, &r.ResourceID, &r.ResourceName, &r.Targets); err != nil {
-				rows.Close()
-				return err
-			}
-			if r.Targets.Valid {
-				if err := json.Unmarshal([]byte(r.Targets.String), &r.TargetRefs); err != nil {
-					rows.Close()
-					return fmt.Errorf("event %d: targets: %w", r.Seq, err)
-				}
-			}
-			t.add(&r)
-			after, n = r.Seq, n+1
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		if err := t.flush(ctx, s.Dialect, st); err != nil {
-			return err
-		}
-	}
+	return readTallies(0, func(after int64) (*sqlx.Rows, error) {
+		return q.QueryxContext(ctx, s.Dialect.Rebind(sqlBackfill), s.Dialect.Args([]any{after, backfillChunk})...)
+	}, true, func(t *tally) error {
+		return t.flush(ctx, s.Dialect, st)
+	})
 }

@@ -42,8 +42,8 @@ type recount struct {
 }
 
 const (
-	sqlCountsOfKind = `SELECT tenant, key, '', n FROM audit_counts WHERE kind = ? ORDER BY tenant, key`
-	sqlRefsOfKind   = `SELECT tenant, id, type, n FROM audit_refs WHERE kind = ? ORDER BY tenant, id, type`
+	sqlCountsOfKind = `SELECT tenant, key, '', n FROM audit_counts_now WHERE kind = ? ORDER BY tenant, key`
+	sqlRefsOfKind   = `SELECT tenant, id, type, n FROM audit_refs_now WHERE kind = ? ORDER BY tenant, id, type`
 )
 
 // A DerivedCheck is one part of CheckDerived: it reads in tx (one
@@ -91,7 +91,7 @@ func (s *Store[E]) CheckDerived(ctx context.Context, tx ReadTx) (string, error) 
 // audit_refs: with it, an id with one type is then known exact too.
 func (s *Store[E]) refsCheck(kind, column string) DerivedCheck {
 	id, typ := column+"_id", column+"_type"
-	perID := recount{kind, `SELECT tenant, id, '', CAST(sum(n) AS BIGINT) FROM audit_refs WHERE kind = ? GROUP BY tenant, id ORDER BY tenant, id`,
+	perID := recount{kind, `SELECT tenant, id, '', CAST(sum(n) AS BIGINT) FROM audit_refs_now WHERE kind = ? GROUP BY tenant, id ORDER BY tenant, id`,
 		`SELECT tenant, ` + id + `, '', count(*) FROM audit_events ` + s.Dialect.IndexedBy("audit_events_"+column) +
 			` GROUP BY tenant, ` + id + ` ORDER BY tenant, ` + id, nil}
 	multi := `(SELECT tenant, id FROM audit_refs WHERE kind = '` + kind + `' GROUP BY tenant, id HAVING count(*) > 1)`
@@ -115,7 +115,7 @@ func (s *Store[E]) checkRef(ctx context.Context, tx ReadTx, kind, column, tenant
 		return "", err
 	}
 	idCol, typ := column+"_id", column+"_type"
-	problem, err := s.merge(ctx, tx, recount{kind, `SELECT tenant, id, type, n FROM audit_refs WHERE kind = ? AND tenant = ? AND id = ? ORDER BY type`,
+	problem, err := s.merge(ctx, tx, recount{kind, `SELECT tenant, id, type, n FROM audit_refs_now WHERE kind = ? AND tenant = ? AND id = ? ORDER BY type`,
 		`SELECT tenant, ` + idCol + `, ` + typ + `, count(*) FROM audit_events WHERE tenant = ? AND ` + idCol + ` = ?
 			GROUP BY tenant, ` + idCol + `, ` + typ + ` ORDER BY ` + typ, []any{tenant, id}})
 	if problem == "" && err == nil {

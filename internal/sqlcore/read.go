@@ -121,7 +121,7 @@ func (s *Store[E]) Range(ctx context.Context, tx ReadTx, f Filter, cursor int64,
 
 // sqlTenantTotal reads a tenant's total and the log's (its head's seq:
 // seqs are gapless from 1) in one statement.
-const sqlTenantTotal = `SELECT coalesce((SELECT n FROM audit_counts WHERE tenant = ? AND kind = ? AND key = ?), 0),
+const sqlTenantTotal = `SELECT coalesce((SELECT n FROM audit_counts_now WHERE tenant = ? AND kind = ? AND key = ?), 0),
 	coalesce((SELECT max(seq) FROM audit_events), 0)`
 
 // listTenant is List for every event of one tenant (f.everything). When
@@ -342,8 +342,8 @@ func (s *Store[E]) subjectSQL(f Filter, extra string, extraArgs []any, cursor in
 
 // SQL of the counters.
 const (
-	sqlCounter = `SELECT n FROM audit_counts WHERE tenant = ? AND kind = ? AND key = ?`
-	sqlRefsOf  = `SELECT coalesce(sum(n), 0) FROM audit_refs WHERE tenant = ? AND kind = ? AND id = ?`
+	sqlCounter = `SELECT n FROM audit_counts_now WHERE tenant = ? AND kind = ? AND key = ?`
+	sqlRefsOf  = `SELECT coalesce(sum(n), 0) FROM audit_refs_now WHERE tenant = ? AND kind = ? AND id = ?`
 )
 
 // count returns the total of f in one tenant: from the counters when they
@@ -490,7 +490,7 @@ func (s *Store[E]) matchActions(ctx context.Context, q Querier, tenant, term str
 // tenant that term matches, most frequent first; limit 0 selects them all.
 func matchActionsSQL(columns, tenant, term string, limit int) (string, []any) {
 	cond, targs := termRange(term)
-	query := `SELECT ` + columns + ` FROM audit_counts a WHERE a.tenant = ? AND a.kind = 'action' AND a.key IN (
+	query := `SELECT ` + columns + ` FROM audit_counts_now a WHERE a.tenant = ? AND a.kind = 'action' AND a.key IN (
 		SELECT action FROM audit_action_terms WHERE tenant = ? AND ` + cond + `) ORDER BY a.n DESC, a.key`
 	args := append([]any{tenant, tenant}, targs...)
 	if limit > 0 {

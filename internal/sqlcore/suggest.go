@@ -234,15 +234,15 @@ func (s *Store[E]) suggestTenantSQL(tenant, term string, limit, cands int) (stri
 	terms := `(SELECT kind, id, type FROM audit_ref_terms WHERE tenant = ? AND ` + cond + ` ORDER BY term, kind, id, type LIMIT ?) t`
 	fromTerm := `SELECT ` + strconv.Itoa(fromTerms) + ` AS src, r.kind, r.id, r.type, r.name, r.n FROM ` + terms
 	parts = append(parts, fromTerm+`
-		`+s.Dialect.OrderedJoin(`audit_refs`, `r`, `r.tenant = ? AND r.kind = t.kind AND r.id = t.id AND r.type = t.type`),
+		`+s.Dialect.OrderedJoin(`audit_refs_now`, `r`, `r.tenant = ? AND r.kind = t.kind AND r.id = t.id AND r.type = t.type`),
 		fromTerm+`
-		`+s.Dialect.OrderedJoin(`audit_refs`, `r`, `r.tenant = ? AND r.kind = '`+kindTarget+`' AND r.id = t.id AND r.type = t.type`)+`
+		`+s.Dialect.OrderedJoin(`audit_refs_now`, `r`, `r.tenant = ? AND r.kind = '`+kindTarget+`' AND r.id = t.id AND r.type = t.type`)+`
 		WHERE t.kind = '`+kindResource+`'`)
 	for range 2 {
 		args = append(append(append(args, tenant), targs...), cands, tenant)
 	}
 	for _, k := range RefKinds {
-		parts = append(parts, `SELECT * FROM (SELECT `+strconv.Itoa(fromIDs)+` AS src, kind, id, type, name, n FROM audit_refs WHERE tenant = ? AND kind = '`+k+
+		parts = append(parts, `SELECT * FROM (SELECT `+strconv.Itoa(fromIDs)+` AS src, kind, id, type, name, n FROM audit_refs_now WHERE tenant = ? AND kind = '`+k+
 			`' AND `+idCond+` ORDER BY id, type LIMIT ?) `+k)
 		args = append(append(append(args, tenant), iargs...), cands)
 	}
@@ -308,7 +308,7 @@ func (s *Store[E]) suggestRefsSQL(scope Filter, term string, limit int) (string,
 		// The candidates are the outer loop (a few); the planner would
 		// otherwise read every target ref of the tenant.
 		parts[i] = `SELECT m.kind AS kind, m.id AS id, m.type AS type, r.name AS name, r.n AS n, ` + a.own + ` AS own FROM m
-			` + s.Dialect.OrderedJoin(`audit_refs`, `r`, a.tenant+` AND r.kind = `+a.kind+` AND r.id = m.id AND r.type = m.type`)
+			` + s.Dialect.OrderedJoin(`audit_refs_now`, `r`, a.tenant+` AND r.kind = `+a.kind+` AND r.id = m.id AND r.type = m.type`)
 		if a.kind == "'target'" {
 			parts[i] += ` WHERE m.kind = 'resource'`
 		}

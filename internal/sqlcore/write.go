@@ -31,6 +31,12 @@ type Codec[E any] interface {
 type Store[E any] struct {
 	Dialect Dialect
 	Codec   Codec[E]
+	// Fold: the write path folds the counts in every FoldEvery events
+	// (see fold.go), and the store's views audit_counts_now and
+	// audit_refs_now add the events since. Without it, every write
+	// transaction adds its events to the counts, and the views are the
+	// tables.
+	Fold bool
 }
 
 // Result is the outcome of one event of an Append: the event as stored, or
@@ -80,12 +86,20 @@ type Stmts struct {
 	refN                 map[int]*sqlx.Stmt // upsert of n refs, returning them
 	refTermN             map[int]*sqlx.Stmt // insert of n ref terms
 	targetN              map[int]*sqlx.Stmt // insert of n target rows
+	ensureCountN         map[int]*sqlx.Stmt // the rows of n counters, returning the new
+	ensureRefN           map[int]*sqlx.Stmt // the rows of n refs, returning the new and renamed
+	foldCountN           map[int]*sqlx.Stmt // fold of n counters
+	foldRefN             map[int]*sqlx.Stmt // fold of n refs
+	ones                 map[string]*sqlx.Stmt
+	cache                *keyCache
 }
 
 // Prepare prepares the statements of the write path on p.
 func (s *Store[E]) Prepare(ctx context.Context, p Preparer) (*Stmts, error) {
 	st := &Stmts{d: s.Dialect, p: p, insertN: map[int]*sqlx.Stmt{}, countN: map[int]*sqlx.Stmt{},
-		refN: map[int]*sqlx.Stmt{}, refTermN: map[int]*sqlx.Stmt{}, targetN: map[int]*sqlx.Stmt{}}
+		refN: map[int]*sqlx.Stmt{}, refTermN: map[int]*sqlx.Stmt{}, targetN: map[int]*sqlx.Stmt{},
+		ensureCountN: map[int]*sqlx.Stmt{}, ensureRefN: map[int]*sqlx.Stmt{}, foldCountN: map[int]*sqlx.Stmt{},
+		foldRefN: map[int]*sqlx.Stmt{}, ones: map[string]*sqlx.Stmt{}, cache: newKeyCache()}
 	for _, x := range []struct {
 		dst **sqlx.Stmt
 		sql string
@@ -101,6 +115,21 @@ func (s *Store[E]) Prepare(ctx context.Context, p Preparer) (*Stmts, error) {
 
 func (st *Stmts) prepare(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	return st.p.PreparexContext(ctx, st.d.Rebind(query))
+}
+
+// one returns the statement of query, prepared on first use (the fold's
+// statements name a table that migration 4's backfill, which runs on
+// these statements, does not have yet).
+func (st *Stmts) one(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if x, ok := st.ones[query]; ok {
+		return x, nil
+	}
+	x, err := st.prepare(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	st.ones[query] = x
+	return x, nil
 }
 
 // multi returns the statement of head followed by n-1 repetitions of more,
@@ -125,7 +154,11 @@ func (st *Stmts) Close() error {
 			errs = append(errs, x.Close())
 		}
 	}
-	for _, m := range []map[int]*sqlx.Stmt{st.insertN, st.countN, st.refN, st.refTermN, st.targetN} {
+	for _, x := range st.ones {
+		errs = append(errs, x.Close())
+	}
+	for _, m := range []map[int]*sqlx.Stmt{st.insertN, st.countN, st.refN, st.refTermN, st.targetN,
+		st.ensureCountN, st.ensureRefN, st.foldCountN, st.foldRefN} {
 		for _, x := range m {
 			errs = append(errs, x.Close())
 		}
@@ -202,6 +235,7 @@ func (b *batch[E]) readHead(ctx context.Context) error {
 		return fmt.Errorf("read head: %w", b.s.Dialect.Classify(err))
 	}
 	b.now = time.Now().UnixNano()
+	b.st.cache.check(b.head, b.prev)
 	return nil
 }
 
@@ -338,14 +372,34 @@ func (b *batch[E]) copyDuplicates() {
 	}
 }
 
-// count adds the inserted events to the derived tables, in the same
-// transaction (see tally).
+// count keeps the derived tables for the inserted events, in the same
+// transaction: on a store that folds the counts in, their rows and a fold
+// when one is due (see derive), leaving the writer's cache at the new
+// head; on one that does not, their counts too.
 func (b *batch[E]) count(ctx context.Context) error {
 	t := newTally()
+	n := 0
 	for i := range b.rows {
 		if b.state[i] == inserted {
 			t.add(&b.rows[i])
+			n++
 		}
 	}
-	return t.flush(ctx, b.s.Dialect, b.st)
+	if !b.s.Fold {
+		if n == 0 {
+			return nil
+		}
+		return t.flush(ctx, b.s.Dialect, b.st)
+	}
+	fold := b.st.cache.fold
+	if n > 0 {
+		var err error
+		if fold, err = derive(ctx, b.s, b.st, t, b.head); err != nil {
+			return err
+		}
+	} else if !b.st.cache.foldSeen {
+		return nil // nothing written, nothing learnt: the cache stays empty
+	}
+	b.st.cache.done(b.head, b.prev, fold)
+	return nil
 }
