@@ -19,6 +19,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/trailkit/audit"
+	"github.com/trailkit/audit/internal/sqlcore"
 )
 
 // Micro-benchmarks of the write path, cursor walking and typeahead. Every
@@ -504,6 +505,65 @@ func BenchmarkQueries(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkFoldLag reads the totals that come from the counts on a log of
+// benchQuerySize events, with the counts folded up to the head (lag=0)
+// and with the most events after the fold they can have (lag=127 at the
+// default interval: the next write folds), each of which the views add from an index range:
+// what the fold costs the reads (BENCHMARKS.md).
+func BenchmarkFoldLag(b *testing.B) {
+	l := benchOpen(b)
+	benchSeed(b, l, benchQuerySize, 1)
+	ctx := context.Background()
+	db := l.Store().(*audit.SQLiteStore).DB()
+	lag := func() int64 {
+		var n int64
+		if err := db.GetContext(ctx, &n, `SELECT (SELECT max(seq) FROM audit_events) - (SELECT seq FROM audit_fold)`); err != nil {
+			b.Fatal(err)
+		}
+		return n
+	}
+	g := newBenchGen(7)
+	track := func(n int64) {
+		for range n {
+			if _, err := l.Record(ctx, g.event()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	every := int64(sqlcore.DefaultFoldEvery)
+	track(every - lag()) // one at a time: the last one folds
+	for _, want := range []int64{0, every - 1} {
+		track(want - lag())
+		if got := lag(); got != want {
+			b.Fatalf("lag %d, want %d", got, want)
+		}
+		name := fmt.Sprintf("lag=%d/", want)
+		page := func(n string, fn func() (audit.Page, error)) { benchPage(b, name+n, fn) }
+		page("Recent", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{PerPage: 1}) })
+		page("Recent/actor", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{ActorID: "usr_000", PerPage: 1}) })
+		page("Recent/action", func() (audit.Page, error) {
+			return l.Recent(ctx, audit.Query{Action: "billing.invoice.paid", PerPage: 1})
+		})
+		page("Recent/subject", func() (audit.Page, error) { return l.Recent(ctx, audit.Query{Subject: "acct_0000", PerPage: 1}) })
+		b.Run(name+"Actions", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if a, err := l.Actions(ctx, "", 10); err != nil || len(a) == 0 {
+					b.Fatal(len(a), err)
+				}
+			}
+		})
+		b.Run(name+"Suggest", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if s, err := l.Suggest(ctx, "acct_0", 10); err != nil || len(s) == 0 {
+					b.Fatal(len(s), err)
+				}
+			}
+		})
+	}
 }
 
 // benchTenants is how many tenants BenchmarkAllTenants spreads its log

@@ -50,7 +50,7 @@
 // Recent, ForAccount and Search return a Page: entries newest first, page
 // numbers, an exact total and an opaque cursor (Page.Next) that continues by
 // keyset and is bound to the query and view that made it. The totals of
-// the common shapes come from counters (folded in every few hundred
+// the common shapes come from counters (folded in every hundred or so
 // events, plus the events since, read from an index), and typeahead
 // (Search, Actions) reads a catalogue of actions kept in the write
 // transaction, so neither scans the log.

@@ -245,11 +245,11 @@ CREATE INDEX audit_ref_terms_term ON audit_ref_terms (term, kind, id, type) WHER
 -- transaction (the same code that keeps them on write).
 DELETE FROM audit_counts WHERE kind IN ('actor', 'resource');
 
--- migration 5: counts folded in every few hundred events, read through views that add the events since
+-- migration 5: counts folded in every hundred or so events, read through views that add the events since
 
 -- The counts of audit_counts and audit_refs hold the events up to
--- audit_fold's seq; the write path folds the later ones in every few
--- hundred events (internal/sqlcore/fold.go), where it used to add to them
+-- audit_fold's seq; the write path folds the later ones in every hundred
+-- or so events (internal/sqlcore/fold.go), where it used to add to them
 -- in every commit. The rows themselves (the keys, the refs' latest names)
 -- and audit_targets are kept in every commit. The derived tables are
 -- whole when this migration runs.

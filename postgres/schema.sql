@@ -290,7 +290,7 @@ FROM audit_events;
 
 -- The shared reads take every count from audit_counts_now and
 -- audit_refs_now. On SQLite these add the events after the last fold to
--- counts folded in every few hundred events; here the write transaction
+-- counts folded in every hundred or so events; here the write transaction
 -- still keeps the counts itself (the fold is built and measured on
 -- SQLite, whose single writer it serves), so the views are the tables.
 -- They read as the role that queries them (security_invoker): row-level
