@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -39,11 +40,12 @@ type recount struct {
 	kind, table string
 	events      string
 	args        []any // for the ? of events, and of table after the kind
+	perID       bool  // table sums audit_refs over the types of each id
 }
 
 const (
-	sqlCountsOfKind = `SELECT tenant, key, '', n FROM audit_counts_now WHERE kind = ? ORDER BY tenant, key`
-	sqlRefsOfKind   = `SELECT tenant, id, type, n FROM audit_refs_now WHERE kind = ? ORDER BY tenant, id, type`
+	sqlCountsOfKind = `SELECT tenant, key, '', n FROM audit_counts WHERE kind = ? ORDER BY tenant, key`
+	sqlRefsOfKind   = `SELECT tenant, id, type, n FROM audit_refs WHERE kind = ? ORDER BY tenant, id, type`
 )
 
 // A DerivedCheck is one part of CheckDerived: it reads in tx (one
@@ -91,14 +93,14 @@ func (s *Store[E]) CheckDerived(ctx context.Context, tx ReadTx) (string, error) 
 // audit_refs: with it, an id with one type is then known exact too.
 func (s *Store[E]) refsCheck(kind, column string) DerivedCheck {
 	id, typ := column+"_id", column+"_type"
-	perID := recount{kind, `SELECT tenant, id, '', CAST(sum(n) AS BIGINT) FROM audit_refs_now WHERE kind = ? GROUP BY tenant, id ORDER BY tenant, id`,
+	perID := recount{kind, `SELECT tenant, id, '', CAST(sum(n) AS BIGINT) FROM audit_refs WHERE kind = ? GROUP BY tenant, id ORDER BY tenant, id`,
 		`SELECT tenant, ` + id + `, '', count(*) FROM audit_events ` + s.Dialect.IndexedBy("audit_events_"+column) +
-			` GROUP BY tenant, ` + id + ` ORDER BY tenant, ` + id, nil}
+			` GROUP BY tenant, ` + id + ` ORDER BY tenant, ` + id, nil, true}
 	multi := `(SELECT tenant, id FROM audit_refs WHERE kind = '` + kind + `' GROUP BY tenant, id HAVING count(*) > 1)`
 	perType := recount{kind, sqlRefsOfKind[:strings.Index(sqlRefsOfKind, " ORDER BY")] + ` AND (tenant, id) IN ` + multi + ` ORDER BY tenant, id, type`,
 		`SELECT e.tenant, e.` + id + `, e.` + typ + `, count(*) FROM ` + multi + ` m ` +
 			s.Dialect.OrderedJoin("audit_events", "e", "e.tenant = m.tenant AND e."+id+" = m.id") +
-			` GROUP BY e.tenant, e.` + id + `, e.` + typ + ` ORDER BY e.tenant, e.` + id + `, e.` + typ, nil}
+			` GROUP BY e.tenant, e.` + id + `, e.` + typ + ` ORDER BY e.tenant, e.` + id + `, e.` + typ, nil, false}
 	return func(ctx context.Context, tx ReadTx) (string, error) {
 		diff, found, err := s.firstDiff(ctx, tx, perID)
 		if found || err != nil {
@@ -115,9 +117,9 @@ func (s *Store[E]) checkRef(ctx context.Context, tx ReadTx, kind, column, tenant
 		return "", err
 	}
 	idCol, typ := column+"_id", column+"_type"
-	problem, err := s.merge(ctx, tx, recount{kind, `SELECT tenant, id, type, n FROM audit_refs_now WHERE kind = ? AND tenant = ? AND id = ? ORDER BY type`,
+	problem, err := s.merge(ctx, tx, recount{kind, `SELECT tenant, id, type, n FROM audit_refs WHERE kind = ? AND tenant = ? AND id = ? ORDER BY type`,
 		`SELECT tenant, ` + idCol + `, ` + typ + `, count(*) FROM audit_events WHERE tenant = ? AND ` + idCol + ` = ?
-			GROUP BY tenant, ` + idCol + `, ` + typ + ` ORDER BY ` + typ, []any{tenant, id}})
+			GROUP BY tenant, ` + idCol + `, ` + typ + ` ORDER BY ` + typ, []any{tenant, id}, false})
 	if problem == "" && err == nil {
 		problem = fmt.Sprintf("audit_refs disagrees with the log on the events of %s %q in tenant %q", kind, id, tenant)
 	}
@@ -181,11 +183,11 @@ func (s *Store[E]) checkCounters(ctx context.Context, tx ReadTx) (string, error)
 	}
 	for _, r := range []recount{
 		{kindTotal, sqlCountsOfKind, `SELECT tenant, '', '', count(*) FROM audit_events ` + s.Dialect.IndexedBy("audit_events_tenant") +
-			` GROUP BY tenant ORDER BY tenant`, nil},
+			` GROUP BY tenant ORDER BY tenant`, nil, false},
 		{kindAction, sqlCountsOfKind, `SELECT tenant, action, '', count(*) FROM audit_events ` + s.Dialect.IndexedBy("audit_events_action") +
-			` GROUP BY tenant, action ORDER BY tenant, action`, nil},
+			` GROUP BY tenant, action ORDER BY tenant, action`, nil, false},
 		{kindFailure, sqlCountsOfKind, `SELECT tenant, '', '', count(*) FROM audit_events ` + s.Dialect.IndexedBy("audit_events_failures") +
-			` WHERE outcome = '` + OutcomeFailure + `' GROUP BY tenant ORDER BY tenant`, nil},
+			` WHERE outcome = '` + OutcomeFailure + `' GROUP BY tenant ORDER BY tenant`, nil, false},
 	} {
 		if problem, err := s.merge(ctx, tx, r); problem != "" || err != nil {
 			return problem, err
@@ -213,11 +215,13 @@ type counterRow struct {
 	n                int64
 }
 
-// rowStream reads counterRows one at a time.
+// rowStream reads counterRows one at a time, each adjusted (when adjust
+// is set).
 type rowStream struct {
-	rows *sqlx.Rows
-	cur  counterRow
-	ok   bool
+	rows   *sqlx.Rows
+	cur    counterRow
+	ok     bool
+	adjust func(*counterRow)
 }
 
 func (r *rowStream) next() error {
@@ -225,7 +229,60 @@ func (r *rowStream) next() error {
 	if !r.ok {
 		return r.rows.Err()
 	}
-	return r.rows.Scan(&r.cur.tenant, &r.cur.key, &r.cur.typ, &r.cur.n)
+	if err := r.rows.Scan(&r.cur.tenant, &r.cur.key, &r.cur.typ, &r.cur.n); err != nil {
+		return err
+	}
+	if r.adjust != nil {
+		r.adjust(&r.cur)
+	}
+	return nil
+}
+
+// pending tallies the events after audit_fold's seq, which the counts of
+// a store that folds them in (Store.Fold) do not hold yet; nil on a store
+// that keeps its counts in every commit.
+func (s *Store[E]) pending(ctx context.Context, tx ReadTx) (*tally, error) {
+	if !s.Fold {
+		return nil, nil
+	}
+	var fold int64
+	if err := tx.QueryRowxContext(ctx, sqlFoldSeq).Scan(&fold); err != nil {
+		return nil, err
+	}
+	t := newTally()
+	err := readTallies(fold, func(after int64) (*sqlx.Rows, error) {
+		return tx.QueryxContext(ctx, s.Dialect.Rebind(sqlFoldRead), s.Dialect.Args([]any{after, int64(math.MaxInt64), backfillChunk})...)
+	}, false, func(u *tally) error {
+		t.merge(u)
+		return nil
+	})
+	return t, err
+}
+
+// adjuster returns what adds to each table row of r the events p counts
+// (the events after the fold): the table then holds what reads see.
+func (r recount) adjuster(p *tally) func(*counterRow) {
+	if p == nil {
+		return nil
+	}
+	switch {
+	case !strings.Contains(r.table, "audit_refs"):
+		return func(c *counterRow) { c.n += p.counts[countKey{c.tenant, r.kind, c.key}] }
+	case r.perID:
+		sums := map[[2]string]int64{}
+		for k, rc := range p.refs {
+			if k.kind == r.kind {
+				sums[[2]string{k.tenant, k.id}] += rc.n
+			}
+		}
+		return func(c *counterRow) { c.n += sums[[2]string{c.tenant, c.key}] }
+	default:
+		return func(c *counterRow) {
+			if rc := p.refs[refKey{c.tenant, r.kind, c.key, c.typ}]; rc != nil {
+				c.n += rc.n
+			}
+		}
+	}
 }
 
 // merge walks a recount and its table side by side and reports the first
@@ -283,7 +340,11 @@ func (s *Store[E]) walk(ctx context.Context, tx ReadTx, r recount, differ func(c
 		return err
 	}
 	defer tRows.Close()
-	ev, tb := &rowStream{rows: evRows}, &rowStream{rows: tRows}
+	p, err := s.pending(ctx, tx)
+	if err != nil {
+		return err
+	}
+	ev, tb := &rowStream{rows: evRows}, &rowStream{rows: tRows, adjust: r.adjuster(p)}
 	if err := errors.Join(ev.next(), tb.next()); err != nil {
 		return err
 	}
@@ -326,9 +387,9 @@ func (s *Store[E]) checkTargets(ctx context.Context, tx ReadTx) (string, error) 
 		{kindTarget, sqlCountsOfKind, `SELECT t.tenant, t.id, '', count(DISTINCT t.seq) FROM audit_targets t
 			WHERE NOT EXISTS (SELECT 1 FROM audit_events e ` + s.Dialect.IndexedBy("audit_events_resource") + `
 				WHERE e.tenant = t.tenant AND e.resource_id = t.id AND e.seq = t.seq)
-			GROUP BY t.tenant, t.id ORDER BY t.tenant, t.id`, nil},
+			GROUP BY t.tenant, t.id ORDER BY t.tenant, t.id`, nil, false},
 		{kindTarget, sqlRefsOfKind, `SELECT tenant, id, type, count(*) FROM audit_targets
-			GROUP BY tenant, id, type ORDER BY tenant, id, type`, nil},
+			GROUP BY tenant, id, type ORDER BY tenant, id, type`, nil, false},
 	} {
 		if problem, err := s.merge(ctx, tx, r); problem != "" || err != nil {
 			return problem, err
