@@ -20,7 +20,8 @@ func requireTotal(t *testing.T, l *audit.Logger, n int) {
 	require.Equal(t, n, p.TotalCount)
 }
 
-// allocated returns the bytes f allocates.
+// allocated returns the bytes the process allocates while f runs: the
+// bytes f allocates, when no other test runs meanwhile.
 func allocated(f func()) uint64 {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -30,7 +31,8 @@ func allocated(f func()) uint64 {
 }
 
 func TestEventSizeCap(t *testing.T) {
-	t.Parallel()
+	// Not parallel: allocated reads the process's allocation counter,
+	// which tests running alongside would add to.
 	ctx := t.Context()
 	l, _ := setup(t)
 
@@ -97,7 +99,8 @@ func explode(levels int) map[string]any {
 }
 
 func TestMetadataRefusedWithBoundedWork(t *testing.T) {
-	t.Parallel()
+	// Not parallel: allocated reads the process's allocation counter,
+	// which tests running alongside would add to.
 	ctx := t.Context()
 	l, _ := setup(t)
 

@@ -30,11 +30,19 @@ type StmtCache struct {
 	stmts   map[string]*sqlx.Stmt
 	pending map[string]bool // being prepared in the background
 	closed  bool
+	// The background preparations: Close cancels and waits for them, so
+	// that none opens a connection of the pool while the store closes
+	// (which, on SQLite, would create the database's -shm file again
+	// after it was removed).
+	bg     sync.WaitGroup
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // NewStmtCache returns a cache of statements on db.
 func NewStmtCache(db *sqlx.DB) *StmtCache {
-	return &StmtCache{db: db, stmts: make(map[string]*sqlx.Stmt), pending: make(map[string]bool)}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &StmtCache{db: db, stmts: make(map[string]*sqlx.Stmt), pending: make(map[string]bool), ctx: ctx, cancel: cancel}
 }
 
 // lookup returns the kept statement of query, or nil.
@@ -55,8 +63,10 @@ func (c *StmtCache) prepareLater(query string) {
 		return
 	}
 	c.pending[query] = true
+	c.bg.Add(1)
 	go func() {
-		st, err := c.db.PreparexContext(context.Background(), query)
+		defer c.bg.Done()
+		st, err := c.db.PreparexContext(c.ctx, query)
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		delete(c.pending, query)
@@ -123,12 +133,17 @@ func (c *StmtCache) QueryRowxContext(ctx context.Context, query string, args ...
 // queries run through the cache's statements.
 func (c *StmtCache) Tx(tx *sqlx.Tx) ReadTx { return cachedTx{tx, c} }
 
-// Close closes the statements; queries after it run unprepared (and fail
-// once the pool is closed).
+// Close stops the background preparations and waits for them, then
+// closes the statements; queries after it run unprepared (and fail once
+// the pool is closed).
 func (c *StmtCache) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.bg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var err error
 	for q, st := range c.stmts {
 		if cerr := st.Close(); err == nil {
