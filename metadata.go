@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -34,19 +36,14 @@ func (o *options) encodeMetadata(m map[string]any) ([]byte, map[string]any, erro
 	if err := w.walk(reflect.ValueOf(m), 0); err != nil {
 		return invalid(err)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		return invalid(fmt.Errorf("cannot be encoded as JSON: %w", err))
-	}
-	raw := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	if !utf8.Valid(raw) || hasReplacementEscape(raw) {
-		return invalid(errors.New("holds invalid UTF-8 (from a json.Marshaler, an encoding.TextMarshaler or a string)"))
-	}
 	var tree map[string]any
-	if err := unmarshalNumber(raw, &tree); err != nil {
-		return invalid(err)
+	if t, ok := plainTree(m); ok {
+		tree = t.(map[string]any)
+	} else {
+		var err error
+		if tree, err = roundTrip(m); err != nil {
+			return invalid(err)
+		}
 	}
 	if len(o.redactKeys) > 0 {
 		redact(tree, o.redactKeys)
@@ -62,6 +59,109 @@ func (o *options) encodeMetadata(m map[string]any) ([]byte, map[string]any, erro
 		return nil, nil, nil
 	}
 	return out, tree, nil
+}
+
+// roundTrip returns m as encoding/json encodes it and decodes it back
+// (numbers as json.Number): what metadata of any type is stored as.
+func roundTrip(m map[string]any) (map[string]any, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, fmt.Errorf("cannot be encoded as JSON: %w", err)
+	}
+	raw := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if !utf8.Valid(raw) || hasReplacementEscape(raw) {
+		return nil, errors.New("holds invalid UTF-8 (from a json.Marshaler, an encoding.TextMarshaler or a string)")
+	}
+	var tree map[string]any
+	if err := unmarshalNumber(raw, &tree); err != nil {
+		return nil, err
+	}
+	return tree, nil
+}
+
+// plainTree returns what roundTrip would for a value made only of the
+// types a JSON decoder gives (nil, bool, string, map[string]any, []any),
+// Go's integer types and finite float64s, without encoding and decoding
+// it: a copy, numbers as the json.Number encoding/json writes for them.
+// For any other value (a struct, a marshaler, a named or typed map, slice
+// or scalar, a float32, a json.Number, NaN or an infinity) ok is false and
+// the caller takes the round trip. Strings and keys are valid UTF-8 here:
+// metaWalker refused metadata with any that is not.
+func plainTree(v any) (tree any, ok bool) {
+	switch x := v.(type) {
+	case nil:
+		return nil, true
+	case string, bool:
+		return x, true
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, false
+		}
+		return json.Number(jsonFloat(x)), true
+	case int:
+		return json.Number(strconv.FormatInt(int64(x), 10)), true
+	case int8:
+		return json.Number(strconv.FormatInt(int64(x), 10)), true
+	case int16:
+		return json.Number(strconv.FormatInt(int64(x), 10)), true
+	case int32:
+		return json.Number(strconv.FormatInt(int64(x), 10)), true
+	case int64:
+		return json.Number(strconv.FormatInt(x, 10)), true
+	case uint:
+		return json.Number(strconv.FormatUint(uint64(x), 10)), true
+	case uint8:
+		return json.Number(strconv.FormatUint(uint64(x), 10)), true
+	case uint16:
+		return json.Number(strconv.FormatUint(uint64(x), 10)), true
+	case uint32:
+		return json.Number(strconv.FormatUint(uint64(x), 10)), true
+	case uint64:
+		return json.Number(strconv.FormatUint(x, 10)), true
+	case map[string]any:
+		if x == nil {
+			return nil, true // encoded as null
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if out[k], ok = plainTree(e); !ok {
+				return nil, false
+			}
+		}
+		return out, true
+	case []any:
+		if x == nil {
+			return nil, true // encoded as null
+		}
+		out := make([]any, len(x))
+		for i, e := range x {
+			if out[i], ok = plainTree(e); !ok {
+				return nil, false
+			}
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// jsonFloat formats a finite float64 as encoding/json does: like
+// strconv's shortest 'f' form, or 'e' form (exponent without a leading
+// zero) below 1e-6 or from 1e21 on.
+func jsonFloat(f float64) string {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b := strconv.AppendFloat(nil, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return string(b)
 }
 
 // hasReplacementEscape reports whether JSON text holds the escape \ufffd,
