@@ -644,6 +644,24 @@ func newFileStore(t *testing.T) audit.Store {
 	return s
 }
 
+// openDump loads testdata/name (the sqlite3 shell's .dump of a file an
+// earlier release wrote) into a new file and opens it, migrating it; the
+// log is closed when t ends.
+func openDump(t *testing.T, name string) *audit.Logger {
+	t.Helper()
+	dump, err := os.ReadFile(filepath.Join("testdata", name))
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "release.db")
+	db := openAppDB(t, path)
+	_, err = db.ExecContext(t.Context(), string(dump))
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	l, err := audit.Open(t.Context(), path)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, l.Close()) })
+	return l
+}
+
 // TestUpgradeFromPreviousRelease opens a file written by the previous
 // release (testdata/release-2026-12-02.sql: the sqlite3 shell's .dump of a
 // file that release wrote, schema migrations 1 to 3, chain version 2) and
@@ -651,17 +669,7 @@ func newFileStore(t *testing.T) audit.Store {
 func TestUpgradeFromPreviousRelease(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	dump, err := os.ReadFile(filepath.Join("testdata", "release-2026-12-02.sql"))
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "release.db")
-	db := openAppDB(t, path)
-	_, err = db.ExecContext(ctx, string(dump))
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
-
-	l, err := audit.Open(ctx, path)
-	require.NoError(t, err)
-	defer l.Close()
+	l := openDump(t, "release-2026-12-02.sql")
 	require.Equal(t, []int{4, 5}, l.Store().(*audit.SQLiteStore).Migrated())
 	rep, err := l.Verify(ctx)
 	require.NoError(t, err)

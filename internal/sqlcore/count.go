@@ -51,6 +51,27 @@ type countKey struct{ tenant, kind, key string }
 // refKey is one ref of the catalogue.
 type refKey struct{ tenant, kind, id, typ string }
 
+// The order of the tables' primary keys: sorted keys keep the b-tree
+// walks of a statement short.
+func compareCountKeys(a, b countKey) int {
+	return cmp.Or(strings.Compare(a.tenant, b.tenant), strings.Compare(a.kind, b.kind), strings.Compare(a.key, b.key))
+}
+
+func compareRefKeys(a, b refKey) int {
+	return cmp.Or(strings.Compare(a.tenant, b.tenant), strings.Compare(a.kind, b.kind),
+		strings.Compare(a.id, b.id), strings.Compare(a.typ, b.typ))
+}
+
+// sortedKeys returns the keys of m in the order of compare.
+func sortedKeys[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compare)
+	return keys
+}
+
 // refCount is what a batch adds to a ref: events, and the latest non-empty
 // name.
 type refCount struct {
@@ -143,14 +164,7 @@ const maxRefRows = 64
 
 // flush writes what t holds to the derived tables, on the statements st.
 func (t *tally) flush(ctx context.Context, d Dialect, st *Stmts) error {
-	keys := make([]countKey, 0, len(t.counts))
-	for k := range t.counts {
-		keys = append(keys, k)
-	}
-	// Sorted keys keep the b-tree walks short.
-	slices.SortFunc(keys, func(a, b countKey) int {
-		return cmp.Or(strings.Compare(a.tenant, b.tenant), strings.Compare(a.kind, b.kind), strings.Compare(a.key, b.key))
-	})
+	keys := sortedKeys(t.counts, compareCountKeys)
 	fresh, err := upsertCounts(ctx, d, st, keys, t.counts)
 	if err != nil {
 		return err
@@ -245,14 +259,7 @@ type namedRef struct {
 // upsertRefs adds what t counted to audit_refs and returns the refs that
 // are new or were renamed.
 func (t *tally) upsertRefs(ctx context.Context, d Dialect, st *Stmts) ([]namedRef, error) {
-	keys := make([]refKey, 0, len(t.refs))
-	for k := range t.refs {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b refKey) int {
-		return cmp.Or(strings.Compare(a.tenant, b.tenant), strings.Compare(a.kind, b.kind),
-			strings.Compare(a.id, b.id), strings.Compare(a.typ, b.typ))
-	})
+	keys := sortedKeys(t.refs, compareRefKeys)
 	var named []namedRef
 	for len(keys) > 0 {
 		n := min(len(keys), maxRefRows)

@@ -2,12 +2,10 @@ package sqlcore
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"sync/atomic"
 
 	"github.com/jmoiron/sqlx"
@@ -226,9 +224,7 @@ func ensureCounts(ctx context.Context, d Dialect, st *Stmts, t *tally) error {
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, func(a, b countKey) int {
-		return cmp.Or(strings.Compare(a.tenant, b.tenant), strings.Compare(a.kind, b.kind), strings.Compare(a.key, b.key))
-	})
+	slices.SortFunc(keys, compareCountKeys)
 	var fresh []countKey
 	for todo := keys; len(todo) > 0; {
 		n := min(len(todo), maxCountRows)
@@ -274,10 +270,7 @@ func ensureRefs(ctx context.Context, d Dialect, st *Stmts, t *tally) error {
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, func(a, b refKey) int {
-		return cmp.Or(strings.Compare(a.tenant, b.tenant), strings.Compare(a.kind, b.kind),
-			strings.Compare(a.id, b.id), strings.Compare(a.typ, b.typ))
-	})
+	slices.SortFunc(keys, compareRefKeys)
 	var named []namedRef
 	for todo := keys; len(todo) > 0; {
 		n := min(len(todo), maxRefRows)
@@ -336,13 +329,7 @@ func (s *Store[E]) foldIn(ctx context.Context, st *Stmts, from, to int64) error 
 
 // foldCounts adds t's counts to audit_counts and audit_refs.
 func (t *tally) foldCounts(ctx context.Context, d Dialect, st *Stmts) error {
-	keys := make([]countKey, 0, len(t.counts))
-	for k := range t.counts {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b countKey) int {
-		return cmp.Or(strings.Compare(a.tenant, b.tenant), strings.Compare(a.kind, b.kind), strings.Compare(a.key, b.key))
-	})
+	keys := sortedKeys(t.counts, compareCountKeys)
 	for len(keys) > 0 {
 		n := min(len(keys), maxCountRows)
 		x, err := st.multi(ctx, st.foldCountN, n, sqlBumpCounts, sqlBumpCountsMore, sqlFoldCountsTail)
@@ -354,14 +341,7 @@ func (t *tally) foldCounts(ctx context.Context, d Dialect, st *Stmts) error {
 		}
 		keys = keys[n:]
 	}
-	refs := make([]refKey, 0, len(t.refs))
-	for k := range t.refs {
-		refs = append(refs, k)
-	}
-	slices.SortFunc(refs, func(a, b refKey) int {
-		return cmp.Or(strings.Compare(a.tenant, b.tenant), strings.Compare(a.kind, b.kind),
-			strings.Compare(a.id, b.id), strings.Compare(a.typ, b.typ))
-	})
+	refs := sortedKeys(t.refs, compareRefKeys)
 	for len(refs) > 0 {
 		n := min(len(refs), maxRefRows)
 		x, err := st.multi(ctx, st.foldRefN, n, sqlBumpRefs, sqlBumpRefsMore, sqlFoldRefsTail)
