@@ -259,6 +259,10 @@ func (s *Store[E]) pending(ctx context.Context, tx ReadTx) (*tally, error) {
 	return t, err
 }
 
+// onRefs reports whether r's table side reads audit_refs (else
+// audit_counts).
+func (r recount) onRefs() bool { return strings.Contains(r.table, "audit_refs") }
+
 // adjuster returns what adds to each table row of r the events p counts
 // (the events after the fold): the table then holds what reads see.
 func (r recount) adjuster(p *tally) func(*counterRow) {
@@ -266,7 +270,7 @@ func (r recount) adjuster(p *tally) func(*counterRow) {
 		return nil
 	}
 	switch {
-	case !strings.Contains(r.table, "audit_refs"):
+	case !r.onRefs():
 		return func(c *counterRow) { c.n += p.counts[countKey{c.tenant, r.kind, c.key}] }
 	case r.perID:
 		sums := map[[2]string]int64{}
@@ -289,7 +293,7 @@ func (r recount) adjuster(p *tally) func(*counterRow) {
 // row on which they differ.
 func (s *Store[E]) merge(ctx context.Context, tx ReadTx, r recount) (string, error) {
 	table := "audit_counts"
-	if strings.Contains(r.table, "audit_refs") {
+	if r.onRefs() {
 		table = "audit_refs"
 	}
 	name := func(c counterRow) string {
