@@ -339,7 +339,8 @@ func (r results) targetTable() table {
 		Header: []string{"target", "figures", "value", "goal", "result"},
 		Note: "Every ratio is from this one run, its two sides measured side by side (same rows, same table and indexes, same driver " +
 			"and pragmas; the page and its baseline in the same query loop; the two sizes of the growth rows in alternation in one loop). " +
-			"Page and growth rows compare medians.",
+			"Page and growth rows compare medians. The write rows' baselines have no insert trigger and no derived tables: " +
+			"BENCHMARKS.md, \"What the 8-caller goals would take\", measures what each costs Track.",
 	}
 	for _, t := range r.targets() {
 		tg.Rows = append(tg.Rows, t.row())
