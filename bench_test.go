@@ -662,12 +662,16 @@ func BenchmarkCanonical(b *testing.B) {
 // "/trigger" runs add the log's insert trigger (the next seq, the stored
 // types): their cpu-ns/event against the others' is what it costs a row.
 func BenchmarkPlainInsert(b *testing.B) {
-	for _, name := range []string{"batch=1", "batch=8", "batch=1/trigger", "batch=8/trigger"} {
-		batch, trigger := 1, strings.HasSuffix(name, "/trigger")
-		if strings.HasPrefix(name, "batch=8") {
-			batch = 8
+	for _, c := range []struct {
+		batch   int
+		trigger bool
+	}{{1, false}, {8, false}, {1, true}, {8, true}} {
+		batch, trigger := c.batch, c.trigger
+		name := fmt.Sprintf("tenants=1/batch=%d", batch)
+		if trigger {
+			name += "/trigger"
 		}
-		b.Run("tenants=1/"+name, func(b *testing.B) {
+		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			dir := b.TempDir()
 			s, err := audit.OpenSQLite(ctx, filepath.Join(dir, "audit.db"))
