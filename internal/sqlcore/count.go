@@ -188,13 +188,12 @@ func (t *tally) flush(ctx context.Context, d Dialect, st *Stmts) error {
 // terms the catalogue lacks.
 func upsertCounts(ctx context.Context, d Dialect, st *Stmts, keys []countKey, counts map[countKey]int64) ([]countKey, error) {
 	var fresh []countKey
-	for len(keys) > 0 {
-		n := min(len(keys), maxCountRows)
-		x, err := st.multi(ctx, st.countN, n, sqlBumpCounts, sqlBumpCountsMore, sqlBumpCountsTail)
+	err := inChunks(keys, maxCountRows, func(part []countKey) error {
+		x, err := st.multi(ctx, st.countN, len(part), sqlBumpCounts, sqlBumpCountsMore, sqlBumpCountsTail)
 		if err != nil {
-			return nil, fmt.Errorf("update counts: %w", d.Classify(err))
+			return err
 		}
-		err = queryEach(ctx, x, d.Args(counterArgs(keys[:n], counts)), func(rows *sqlx.Rows) error {
+		return queryEach(ctx, x, d.Args(counterArgs(part, counts)), func(rows *sqlx.Rows) error {
 			var k countKey
 			var total int64
 			if err := rows.Scan(&k.tenant, &k.kind, &k.key, &total); err != nil {
@@ -205,10 +204,9 @@ func upsertCounts(ctx context.Context, d Dialect, st *Stmts, keys []countKey, co
 			}
 			return nil
 		})
-		if err != nil {
-			return nil, fmt.Errorf("update counts: %w", d.Classify(err))
-		}
-		keys = keys[n:]
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update counts: %w", d.Classify(err))
 	}
 	return fresh, nil
 }
@@ -226,6 +224,30 @@ func queryEach(ctx context.Context, x *sqlx.Stmt, args []any, fn func(*sqlx.Rows
 		}
 	}
 	return rows.Err()
+}
+
+// inChunks calls fn with items in order, at most most of them a call: a
+// multi-row statement's share.
+func inChunks[T any](items []T, most int, fn func(part []T) error) error {
+	for len(items) > 0 {
+		n := min(len(items), most)
+		if err := fn(items[:n]); err != nil {
+			return err
+		}
+		items = items[n:]
+	}
+	return nil
+}
+
+// refArgs are the arguments of the counts of refs keys: tenant, kind, id,
+// type, name and n of each.
+func refArgs(keys []refKey, refs map[refKey]*refCount) []any {
+	args := make([]any, 0, 6*len(keys))
+	for _, k := range keys {
+		c := refs[k]
+		args = append(args, k.tenant, k.kind, k.id, k.typ, c.name, c.n)
+	}
+	return args
 }
 
 func counterArgs(keys []countKey, counts map[countKey]int64) []any {
@@ -261,18 +283,12 @@ type namedRef struct {
 func (t *tally) upsertRefs(ctx context.Context, d Dialect, st *Stmts) ([]namedRef, error) {
 	keys := sortedKeys(t.refs, compareRefKeys)
 	var named []namedRef
-	for len(keys) > 0 {
-		n := min(len(keys), maxRefRows)
-		x, err := st.multi(ctx, st.refN, n, sqlBumpRefs, sqlBumpRefsMore, sqlBumpRefsTail)
+	err := inChunks(keys, maxRefRows, func(part []refKey) error {
+		x, err := st.multi(ctx, st.refN, len(part), sqlBumpRefs, sqlBumpRefsMore, sqlBumpRefsTail)
 		if err != nil {
-			return nil, fmt.Errorf("update refs: %w", d.Classify(err))
+			return err
 		}
-		args := make([]any, 0, 6*n)
-		for _, k := range keys[:n] {
-			c := t.refs[k]
-			args = append(args, k.tenant, k.kind, k.id, k.typ, c.name, c.n)
-		}
-		err = queryEach(ctx, x, d.Args(args), func(rows *sqlx.Rows) error {
+		return queryEach(ctx, x, d.Args(refArgs(part, t.refs)), func(rows *sqlx.Rows) error {
 			var r namedRef
 			var total int64
 			var renamed bool
@@ -287,10 +303,9 @@ func (t *tally) upsertRefs(ctx context.Context, d Dialect, st *Stmts) ([]namedRe
 			}
 			return nil
 		})
-		if err != nil {
-			return nil, fmt.Errorf("update refs: %w", d.Classify(err))
-		}
-		keys = keys[n:]
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update refs: %w", d.Classify(err))
 	}
 	return named, nil
 }
@@ -366,21 +381,20 @@ func addRefTerms(ctx context.Context, d Dialect, st *Stmts, refs []namedRef) err
 
 // insertTargets adds t's rows to audit_targets.
 func (t *tally) insertTargets(ctx context.Context, d Dialect, st *Stmts) error {
-	rows := t.targets
-	for len(rows) > 0 {
-		n := min(len(rows), maxRefRows)
-		x, err := st.multi(ctx, st.targetN, n, sqlAddTargets, sqlAddTargetsMore, "")
+	err := inChunks(t.targets, maxRefRows, func(part []targetRow) error {
+		x, err := st.multi(ctx, st.targetN, len(part), sqlAddTargets, sqlAddTargetsMore, "")
 		if err != nil {
-			return fmt.Errorf("update targets: %w", d.Classify(err))
+			return err
 		}
-		args := make([]any, 0, 4*n)
-		for _, r := range rows[:n] {
+		args := make([]any, 0, 4*len(part))
+		for _, r := range part {
 			args = append(args, r.tenant, r.id, r.typ, r.seq)
 		}
-		if _, err := x.ExecContext(ctx, d.Args(args)...); err != nil {
-			return fmt.Errorf("update targets: %w", d.Classify(err))
-		}
-		rows = rows[n:]
+		_, err = x.ExecContext(ctx, d.Args(args)...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("update targets: %w", d.Classify(err))
 	}
 	return nil
 }

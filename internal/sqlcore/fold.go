@@ -226,17 +226,16 @@ func ensureCounts(ctx context.Context, d Dialect, st *Stmts, t *tally) error {
 	}
 	slices.SortFunc(keys, compareCountKeys)
 	var fresh []countKey
-	for todo := keys; len(todo) > 0; {
-		n := min(len(todo), maxCountRows)
-		x, err := st.multi(ctx, st.ensureCountN, n, sqlEnsureCounts, sqlEnsureCountsMore, sqlEnsureCountsTail)
+	err := inChunks(keys, maxCountRows, func(part []countKey) error {
+		x, err := st.multi(ctx, st.ensureCountN, len(part), sqlEnsureCounts, sqlEnsureCountsMore, sqlEnsureCountsTail)
 		if err != nil {
-			return fmt.Errorf("update counts: %w", d.Classify(err))
+			return err
 		}
-		args := make([]any, 0, 3*n)
-		for _, k := range todo[:n] {
+		args := make([]any, 0, 3*len(part))
+		for _, k := range part {
 			args = append(args, k.tenant, k.kind, k.key)
 		}
-		err = queryEach(ctx, x, d.Args(args), func(rows *sqlx.Rows) error {
+		return queryEach(ctx, x, d.Args(args), func(rows *sqlx.Rows) error {
 			var k countKey
 			if err := rows.Scan(&k.tenant, &k.kind, &k.key); err != nil {
 				return err
@@ -246,10 +245,9 @@ func ensureCounts(ctx context.Context, d Dialect, st *Stmts, t *tally) error {
 			}
 			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("update counts: %w", d.Classify(err))
-		}
-		todo = todo[n:]
+	})
+	if err != nil {
+		return fmt.Errorf("update counts: %w", d.Classify(err))
 	}
 	if err := addActionTerms(ctx, d, st, fresh); err != nil {
 		return err
@@ -272,17 +270,16 @@ func ensureRefs(ctx context.Context, d Dialect, st *Stmts, t *tally) error {
 	}
 	slices.SortFunc(keys, compareRefKeys)
 	var named []namedRef
-	for todo := keys; len(todo) > 0; {
-		n := min(len(todo), maxRefRows)
-		x, err := st.multi(ctx, st.ensureRefN, n, sqlEnsureRefs, sqlEnsureRefsMore, sqlEnsureRefsTail)
+	err := inChunks(keys, maxRefRows, func(part []refKey) error {
+		x, err := st.multi(ctx, st.ensureRefN, len(part), sqlEnsureRefs, sqlEnsureRefsMore, sqlEnsureRefsTail)
 		if err != nil {
-			return fmt.Errorf("update refs: %w", d.Classify(err))
+			return err
 		}
-		args := make([]any, 0, 5*n)
-		for _, k := range todo[:n] {
+		args := make([]any, 0, 5*len(part))
+		for _, k := range part {
 			args = append(args, k.tenant, k.kind, k.id, k.typ, t.refs[k].name)
 		}
-		err = queryEach(ctx, x, d.Args(args), func(rows *sqlx.Rows) error {
+		return queryEach(ctx, x, d.Args(args), func(rows *sqlx.Rows) error {
 			// New or renamed: its ID's term, if any, may be missing too.
 			r := namedRef{fresh: true}
 			if err := rows.Scan(&r.tenant, &r.kind, &r.id, &r.typ, &r.name); err != nil {
@@ -291,10 +288,9 @@ func ensureRefs(ctx context.Context, d Dialect, st *Stmts, t *tally) error {
 			named = append(named, r)
 			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("update refs: %w", d.Classify(err))
-		}
-		todo = todo[n:]
+	})
+	if err != nil {
+		return fmt.Errorf("update refs: %w", d.Classify(err))
 	}
 	if err := addRefTerms(ctx, d, st, named); err != nil {
 		return err
@@ -329,36 +325,23 @@ func (s *Store[E]) foldIn(ctx context.Context, st *Stmts, from, to int64) error 
 
 // foldCounts adds t's counts to audit_counts and audit_refs.
 func (t *tally) foldCounts(ctx context.Context, d Dialect, st *Stmts) error {
-	keys := sortedKeys(t.counts, compareCountKeys)
-	for len(keys) > 0 {
-		n := min(len(keys), maxCountRows)
-		x, err := st.multi(ctx, st.foldCountN, n, sqlBumpCounts, sqlBumpCountsMore, sqlFoldCountsTail)
+	err := inChunks(sortedKeys(t.counts, compareCountKeys), maxCountRows, func(part []countKey) error {
+		x, err := st.multi(ctx, st.foldCountN, len(part), sqlBumpCounts, sqlBumpCountsMore, sqlFoldCountsTail)
 		if err == nil {
-			_, err = x.ExecContext(ctx, d.Args(counterArgs(keys[:n], t.counts))...)
+			_, err = x.ExecContext(ctx, d.Args(counterArgs(part, t.counts))...)
 		}
-		if err != nil {
-			return err
-		}
-		keys = keys[n:]
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	refs := sortedKeys(t.refs, compareRefKeys)
-	for len(refs) > 0 {
-		n := min(len(refs), maxRefRows)
-		x, err := st.multi(ctx, st.foldRefN, n, sqlBumpRefs, sqlBumpRefsMore, sqlFoldRefsTail)
-		if err != nil {
-			return err
+	return inChunks(sortedKeys(t.refs, compareRefKeys), maxRefRows, func(part []refKey) error {
+		x, err := st.multi(ctx, st.foldRefN, len(part), sqlBumpRefs, sqlBumpRefsMore, sqlFoldRefsTail)
+		if err == nil {
+			_, err = x.ExecContext(ctx, d.Args(refArgs(part, t.refs))...)
 		}
-		args := make([]any, 0, 6*n)
-		for _, k := range refs[:n] {
-			c := t.refs[k]
-			args = append(args, k.tenant, k.kind, k.id, k.typ, c.name, c.n)
-		}
-		if _, err := x.ExecContext(ctx, d.Args(args)...); err != nil {
-			return err
-		}
-		refs = refs[n:]
-	}
-	return nil
+		return err
+	})
 }
 
 // readTallies reads the events query returns (what the derived tables
